@@ -1,0 +1,1 @@
+//! Measured accuracy of the activation kernels (being written).

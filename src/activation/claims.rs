@@ -1,0 +1,1 @@
+//! ACT-* claims (being written).

@@ -1,0 +1,1 @@
+//! Claim registry (being written).

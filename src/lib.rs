@@ -1,0 +1,22 @@
+//! # dnn-proofs
+//!
+//! Fast f32 kernels for the derivations of deep-network training, and the executable proofs
+//! that they (and the blog post they come from) are right, or exactly where they are wrong.
+//!
+//! - [`activation`]: activation functions and their derivatives (claims ACT-*).
+//! - [`claims`]: the registry of claims, each with its check and its planted bugs.
+//! - [`stats`]: the exact and asymptotic tests the statistical checks use.
+//!
+//! Kernels know nothing of claims; claims use kernels, the literal `derivations` crate and
+//! the statistics. The runner (`cargo run --release`) uses the claims.
+
+#![forbid(unsafe_code)]
+
+pub mod activation;
+pub mod claims;
+pub mod error;
+pub mod report;
+pub mod simd;
+pub mod stats;
+
+pub use error::{Error, Result};

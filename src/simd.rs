@@ -1,0 +1,31 @@
+//! The lane type every kernel uses: the widest `wide` vector the build's target features
+//! allow. `wide` selects its implementation at compile time only, so this is a `cfg`, not a
+//! runtime dispatch (DESIGN.md, performance method).
+
+#[cfg(target_feature = "avx512f")]
+pub use wide::f32x16 as F32s;
+#[cfg(target_feature = "avx512f")]
+pub use wide::i32x16 as I32s;
+
+#[cfg(not(target_feature = "avx512f"))]
+pub use wide::f32x8 as F32s;
+#[cfg(not(target_feature = "avx512f"))]
+pub use wide::i32x8 as I32s;
+
+/// f32 lanes per vector in this build.
+pub const LANES: usize = core::mem::size_of::<F32s>() / core::mem::size_of::<f32>();
+
+/// The instruction set the lane type maps to in this build, for the runner's header.
+pub fn instruction_set() -> &'static str {
+    if cfg!(target_feature = "avx512f") {
+        "AVX-512"
+    } else if cfg!(target_feature = "avx2") {
+        "AVX2"
+    } else if cfg!(target_feature = "avx") {
+        "AVX"
+    } else if cfg!(target_feature = "sse2") {
+        "SSE2"
+    } else {
+        "scalar"
+    }
+}
