@@ -1,1 +1,775 @@
-//! ACT-* claims (being written).
+//! The activation claims of CLAIMS.md §5 (ACT-*), the experiment EXP-ACT-NONLIN, the
+//! general INF-* claims, and ACT-KERNEL-ULP (the accuracy of our f32 kernels).
+//!
+//! Each check takes the code under test as `Option<Bug>`: `None` is the literal f64
+//! specification in `derivations` (and, where it says so, our f32 kernel); `Some(bug)` is a
+//! planted wrong variant from the catalogue. Planted bugs live here, never in a kernel.
+
+use rand::Rng;
+
+use super::Activation;
+use crate::claims::gradcheck::{self, band_ratio, central_difference};
+use crate::claims::{
+    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+};
+use crate::report::figure::{LinePlot, Series};
+use derivations::activation as spec;
+
+const ROOM: &str = "activation";
+
+/// Every claim of this derivation, in catalogue order.
+pub fn claims() -> Vec<Claim> {
+    vec![
+        super::nonlinearity::act_role(),
+        act_sigmoid(),
+        act_sigmoid_deriv(),
+        act_tanh(),
+        act_tanh_deriv(),
+        act_tanh_sigmoid(),
+        act_relu(),
+        act_lrelu(),
+        act_softsign(),
+        super::nonlinearity::exp_act_nonlin(),
+        Claim::out_of_scope(
+            "INF-DNN-PROS",
+            ROOM,
+            "§DNN与传统方法对比",
+            "DNNs reduce feature engineering; depth, width and non-linearity create combined features",
+            "informal: not a mathematical statement and data-set dependent; the aside that the \
+             network \"selects features that overfit easily\" is unsupported (CLAIMS.md §12)",
+        ),
+        Claim::out_of_scope(
+            "INF-DNN-CONS",
+            ROOM,
+            "§DNN与传统方法对比",
+            "DNNs are black boxes, need large samples and demand hardware",
+            "informal: not a mathematical statement (CLAIMS.md §12)",
+        ),
+    ]
+}
+
+/// Random inputs: half in the bulk |x| ≤ 30 where the functions vary, half out to |x| ≤ 1e3
+/// where overflow lives.
+fn inputs(ctx: &Ctx, n: usize) -> Vec<f64> {
+    let mut rng = ctx.rng();
+    (0..n)
+        .map(|i| {
+            let r = if i % 2 == 0 { 30.0 } else { 1e3 };
+            rng.random_range(-r..=r)
+        })
+        .collect()
+}
+
+/// Records the largest §4 identity error of `a(x)` against `b(x)` over `xs`.
+fn identity(
+    f: &mut Findings,
+    what: &str,
+    xs: &[f64],
+    a: impl Fn(f64) -> f64,
+    b: impl Fn(f64) -> f64,
+    tol: f64,
+) {
+    let mut e = MaxError::default();
+    for &x in xs {
+        e.record(identity_error(a(x), b(x)), x);
+    }
+    f.bound(
+        format!("{what} (worst at x = {:.6})", e.at),
+        e.max,
+        tol,
+        e.cases,
+        "|a − b|/max(1,|a|,|b|): a few f64 roundings and libm calls (≤ 1 ulp each) on O(1) values (CLAIMS.md §4)",
+    );
+}
+
+/// Records the worst finite-difference band ratio of `df` against `f` over `xs`.
+fn gradient(
+    f: &mut Findings,
+    what: &str,
+    xs: &[f64],
+    fun: impl Fn(f64) -> f64,
+    df: impl Fn(f64) -> f64,
+) {
+    let mut e = MaxError::default();
+    for &x in xs {
+        e.record(band_ratio(df(x), central_difference(&fun, x)), x);
+    }
+    f.bound(
+        format!("{what} (worst at x = {:.6})", e.at),
+        e.max,
+        1.0,
+        e.cases,
+        gradcheck::WHY,
+    );
+}
+
+/// Records that `ok(x)` holds for every x of `xs`.
+fn property(
+    f: &mut Findings,
+    what: &str,
+    xs: &[f64],
+    ok: impl Fn(f64) -> bool,
+    show: impl Fn(f64) -> String,
+) {
+    let mut t = Tally::default();
+    for &x in xs {
+        t.check(ok(x), || show(x));
+    }
+    f.tally(what, t);
+}
+
+/// Inputs for gradient checks: the bulk only (the FD step must not straddle a kink, and
+/// far out every derivative here is below the 1e-9 absolute floor anyway).
+fn bulk(ctx: &Ctx, n: usize, r: f64, away_from_zero: bool) -> Vec<f64> {
+    let mut rng = ctx.rng();
+    let mut xs = Vec::with_capacity(n);
+    while xs.len() < n {
+        let x: f64 = rng.random_range(-r..=r);
+        // CLAIMS.md §4: reject draws within 1e-3 of a kink for ReLU-like functions.
+        if !away_from_zero || x.abs() >= 1e-3 {
+            xs.push(x);
+        }
+    }
+    xs
+}
+
+// ---------------------------------------------------------------- ACT-SIGMOID
+
+#[derive(Clone, Copy)]
+enum SigmoidBug {
+    SignSlip,
+}
+
+fn act_sigmoid() -> Claim {
+    Claim::checked(
+        "ACT-SIGMOID",
+        ROOM,
+        "§Sigmoid",
+        "σ(x) = 1/(1+e^{−x}): σ(−x) = 1 − σ(x), σ(0) = 1/2, 0 ≤ σ ≤ 1 and finite, increasing, \
+         equal to the two-branch stable form",
+        PostVerdict::Correct,
+        &[(
+            SigmoidBug::SignSlip,
+            Planted::bug("1/(1+e^{x}) (sign slip)"),
+        )],
+        |bug, ctx| {
+            let s = |x: f64| match bug {
+                None => spec::sigmoid(x),
+                Some(SigmoidBug::SignSlip) => 1.0 / (1.0 + x.exp()),
+            };
+            let xs = inputs(ctx, ctx.size(20_000, 1_000_000));
+            let mut f = Findings::default();
+            identity(
+                &mut f,
+                "σ(−x) = 1 − σ(x)",
+                &xs,
+                |x| s(-x),
+                |x| 1.0 - s(x),
+                IDENTITY_TOL,
+            );
+            f.bound(
+                "|σ(0) − 1/2|",
+                (s(0.0) - 0.5).abs(),
+                0.0,
+                1,
+                "exact in binary floating point",
+            );
+            property(
+                &mut f,
+                "0 ≤ σ(x) ≤ 1, finite",
+                &xs,
+                |x| (0.0..=1.0).contains(&s(x)),
+                |x| format!("σ({x}) = {}", s(x)),
+            );
+            property(
+                &mut f,
+                "σ(x) > 1/2 for x > 0 (increasing through 1/2)",
+                &xs,
+                |x| x <= 0.0 || s(x) > 0.5,
+                |x| format!("σ({x}) = {}", s(x)),
+            );
+            identity(
+                &mut f,
+                "σ equals the two-branch stable form",
+                &xs,
+                s,
+                spec::sigmoid_stable,
+                IDENTITY_TOL,
+            );
+            if bug.is_none() {
+                f.figures.push(function_plot(false));
+            }
+            f
+        },
+    )
+}
+
+// ---------------------------------------------------------------- ACT-SIGMOID-DERIV
+
+#[derive(Clone, Copy)]
+enum SigmoidDerivBug {
+    AtOutput,
+    NaiveQuotient,
+}
+
+fn act_sigmoid_deriv() -> Claim {
+    Claim::checked(
+        "ACT-SIGMOID-DERIV",
+        ROOM,
+        "used by eqs (3)–(16)",
+        "σ'(x) = σ(x)(1 − σ(x)); its maximum is σ'(0) = 1/4; finite for all x",
+        PostVerdict::Implied,
+        &[
+            (
+                SigmoidDerivBug::AtOutput,
+                Planted::bug("σ(O)(1−σ(O)) evaluated at the output O = σ(IN)"),
+            ),
+            (
+                SigmoidDerivBug::NaiveQuotient,
+                Planted::bug("e^{−x}/(1+e^{−x})² (NaN at x = −1000)"),
+            ),
+        ],
+        |bug, ctx| {
+            let d = |x: f64| match bug {
+                None => spec::sigmoid_derivative(x),
+                Some(SigmoidDerivBug::AtOutput) => spec::sigmoid_derivative(spec::sigmoid(x)),
+                Some(SigmoidDerivBug::NaiveQuotient) => {
+                    let e = (-x).exp();
+                    e / ((1.0 + e) * (1.0 + e))
+                }
+            };
+            let mut f = Findings::default();
+            gradient(
+                &mut f,
+                "σ' against finite differences of σ",
+                &bulk(ctx, ctx.size(20_000, 500_000), 20.0, false),
+                spec::sigmoid,
+                d,
+            );
+            f.bound(
+                "|σ'(0) − 1/4|",
+                (d(0.0) - 0.25).abs(),
+                0.0,
+                1,
+                "exact: σ(0) = 1/2 is exact",
+            );
+            let grid: Vec<f64> = (-20_000..=20_000).map(|i| f64::from(i) * 1e-3).collect();
+            let worst = grid.iter().map(|&x| d(x)).fold(f64::MIN, f64::max);
+            f.bound(
+                "max of σ' over a 1e-3 grid on [−20, 20]",
+                worst,
+                0.25,
+                grid.len() as u64,
+                "σ' ≤ 1/4 exactly; σ(1−σ) ≤ 1/4 also holds after rounding",
+            );
+            let far = [-1e3, -745.0, -710.0, 710.0, 745.0, 1e3, f64::MAX, -f64::MAX];
+            property(
+                &mut f,
+                "σ'(x) finite at |x| up to 1e3 and beyond",
+                &far,
+                |x| d(x).is_finite(),
+                |x| format!("σ'({x}) = {}", d(x)),
+            );
+            if bug.is_none() {
+                f.figures.push(function_plot(true));
+            }
+            f
+        },
+    )
+}
+
+// ---------------------------------------------------------------- ACT-TANH
+
+#[derive(Clone, Copy)]
+enum TanhBug {
+    Unguarded,
+    SameSign,
+}
+
+fn act_tanh() -> Claim {
+    Claim::checked(
+        "ACT-TANH",
+        ROOM,
+        "§tanh函数",
+        "tanh = sinh/cosh = (e^x − e^{−x})/(e^x + e^{−x}); an implementation must use a stable \
+         form: odd, |tanh| ≤ 1, finite at ±1e3, ±∞ ↦ ±1, NaN ↦ NaN",
+        PostVerdict::Correct,
+        &[
+            (
+                TanhBug::Unguarded,
+                Planted::bug("the literal quotient without a guard (NaN at 1e3)"),
+            ),
+            (
+                TanhBug::SameSign,
+                Planted::bug("same sign in numerator and denominator (constant 1)"),
+            ),
+        ],
+        |bug, ctx| {
+            let t = |x: f64| match bug {
+                None => spec::tanh_stable(x),
+                Some(TanhBug::Unguarded) => spec::tanh_literal(x),
+                Some(TanhBug::SameSign) => (x.exp() + (-x).exp()) / (x.exp() + (-x).exp()),
+            };
+            let mut f = Findings::default();
+            let near = bulk(ctx, ctx.size(20_000, 1_000_000), 20.0, false);
+            // The post's identity itself, as mathematics, where it does not overflow.
+            identity(
+                &mut f,
+                "the post's (e^x − e^{−x})/(e^x + e^{−x}) = std tanh, |x| ≤ 20",
+                &near,
+                spec::tanh_literal,
+                f64::tanh,
+                1e-14,
+            );
+            identity(
+                &mut f,
+                "implementation = std tanh, |x| ≤ 20",
+                &near,
+                t,
+                f64::tanh,
+                1e-14,
+            );
+            let xs = inputs(ctx, ctx.size(20_000, 1_000_000));
+            identity(
+                &mut f,
+                "odd: tanh(−x) = −tanh(x)",
+                &xs,
+                |x| t(-x),
+                |x| -t(x),
+                0.0,
+            );
+            property(
+                &mut f,
+                "|tanh(x)| ≤ 1 and finite",
+                &xs,
+                |x| t(x).abs() <= 1.0,
+                |x| format!("tanh({x}) = {}", t(x)),
+            );
+            let edges = [
+                1e3,
+                -1e3,
+                710.0,
+                -710.0,
+                f64::MAX,
+                -f64::MAX,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            ];
+            property(
+                &mut f,
+                "tanh at ±1e3, ±710, ±MAX, ±∞ is ±1",
+                &edges,
+                |x| t(x) == x.signum(),
+                |x| format!("tanh({x}) = {}", t(x)),
+            );
+            property(
+                &mut f,
+                "NaN ↦ NaN",
+                &[f64::NAN],
+                |x| t(x).is_nan(),
+                |x| format!("tanh({x}) = {}", t(x)),
+            );
+            f
+        },
+    )
+}
+
+// ---------------------------------------------------------------- ACT-TANH-DERIV
+
+#[derive(Clone, Copy)]
+enum TanhDerivBug {
+    InputSquared,
+}
+
+fn act_tanh_deriv() -> Claim {
+    Claim::checked(
+        "ACT-TANH-DERIV",
+        ROOM,
+        "used by BP and Xavier",
+        "tanh'(x) = 1 − tanh²(x) = sech²(x); tanh(0) = 0 and tanh'(0) = 1",
+        PostVerdict::Implied,
+        &[(
+            TanhDerivBug::InputSquared,
+            Planted::bug("1 − x² (input where the output belongs)"),
+        )],
+        |bug, ctx| {
+            let d = |x: f64| match bug {
+                None => spec::tanh_derivative(x),
+                Some(TanhDerivBug::InputSquared) => 1.0 - x * x,
+            };
+            let mut f = Findings::default();
+            gradient(
+                &mut f,
+                "tanh' against finite differences of tanh",
+                &bulk(ctx, ctx.size(20_000, 500_000), 10.0, false),
+                spec::tanh_stable,
+                d,
+            );
+            f.bound(
+                "|tanh(0)| + |tanh'(0) − 1|",
+                spec::tanh_stable(0.0).abs() + (d(0.0) - 1.0).abs(),
+                0.0,
+                1,
+                "exact at 0",
+            );
+            f
+        },
+    )
+}
+
+// ---------------------------------------------------------------- ACT-TANH-SIGMOID
+
+#[derive(Clone, Copy)]
+enum RelationBug {
+    MissingArgumentScale,
+}
+
+fn act_tanh_sigmoid() -> Claim {
+    Claim::checked(
+        "ACT-TANH-SIGMOID",
+        ROOM,
+        "relation (tanh vs sigmoid)",
+        "tanh(x) = 2σ(2x) − 1, equivalently σ(x) = (1 + tanh(x/2))/2",
+        PostVerdict::Implied,
+        &[(
+            RelationBug::MissingArgumentScale,
+            Planted::bug("tanh(x) = 2σ(x) − 1 (the 2 in the argument missing)"),
+        )],
+        |bug, ctx| {
+            let scale = if bug.is_some() { 1.0 } else { 2.0 };
+            let xs = bulk(ctx, ctx.size(20_000, 1_000_000), 30.0, false);
+            let mut f = Findings::default();
+            // |2σ(2x) − 1 − tanh x|: the subtraction near 0 costs an absolute ε, so the
+            // catalogue's 1e-14 (relative to max(1, ·)) holds with a margin of ~40.
+            identity(
+                &mut f,
+                "2σ(2x) − 1 = tanh(x), |x| ≤ 30",
+                &xs,
+                |x| 2.0 * spec::sigmoid_stable(scale * x) - 1.0,
+                spec::tanh_stable,
+                1e-14,
+            );
+            identity(
+                &mut f,
+                "σ(x) = (1 + tanh(x/2))/2, |x| ≤ 30",
+                &xs,
+                spec::sigmoid_stable,
+                |x| (1.0 + spec::tanh_stable(x / scale)) / 2.0,
+                1e-14,
+            );
+            f
+        },
+    )
+}
+
+// ---------------------------------------------------------------- ACT-RELU
+
+#[derive(Clone, Copy)]
+enum ReluBug {
+    Min,
+    KinkOne,
+    MaxNum,
+}
+
+fn act_relu() -> Claim {
+    Claim::checked(
+        "ACT-RELU",
+        ROOM,
+        "§Relu",
+        "f(x) = max(0, x); f'(x) = 1 for x > 0, 0 for x < 0; documented f'(0) := 0; NaN propagates \
+         (spec and f32 kernel)",
+        PostVerdict::Correct,
+        &[
+            (ReluBug::Min, Planted::bug("min(0, x) instead of max")),
+            (
+                ReluBug::KinkOne,
+                Planted::bug("f'(0) = 1 against the documented 0"),
+            ),
+            (
+                ReluBug::MaxNum,
+                Planted::bug("f64::max(0, x) (maxNum): max(0, NaN) = 0 hides a NaN"),
+            ),
+        ],
+        |bug, ctx| {
+            let fun = |x: f64| match bug {
+                None | Some(ReluBug::KinkOne) => spec::relu(x),
+                Some(ReluBug::Min) => x.min(0.0),
+                Some(ReluBug::MaxNum) => x.max(0.0),
+            };
+            let df = |x: f64| match bug {
+                Some(ReluBug::KinkOne) if x == 0.0 => 1.0,
+                _ => spec::relu_derivative(x),
+            };
+            let kernel = |x: f64| f64::from(Activation::Relu.apply(x as f32));
+            let kernel_df = |x: f64| f64::from(Activation::Relu.apply_derivative(x as f32));
+            piecewise_checks(ctx, 0.0, fun, df, kernel, kernel_df)
+        },
+    )
+}
+
+/// The checks ACT-RELU and ACT-LRELU share: exact piecewise values, the kink convention,
+/// finite differences away from 0 and NaN propagation, on the spec and on the f32 kernel.
+fn piecewise_checks(
+    ctx: &Ctx,
+    alpha: f64,
+    fun: impl Fn(f64) -> f64,
+    df: impl Fn(f64) -> f64,
+    kernel: impl Fn(f64) -> f64,
+    kernel_df: impl Fn(f64) -> f64,
+) -> Findings {
+    let want = |x: f64| if x >= 0.0 { x } else { alpha * x };
+    let want_df = |x: f64| if x > 0.0 { 1.0 } else { alpha };
+    let mut f = Findings::default();
+    // Inputs exactly representable in f32, so the kernel sees the same x.
+    let xs: Vec<f64> = inputs(ctx, ctx.size(20_000, 1_000_000))
+        .into_iter()
+        .map(|x| f64::from(x as f32))
+        .collect();
+    property(
+        &mut f,
+        "f(x) = x for x ≥ 0, αx for x < 0",
+        &xs,
+        |x| fun(x) == want(x),
+        |x| format!("f({x}) = {}", fun(x)),
+    );
+    property(
+        &mut f,
+        "f'(x) = 1 for x > 0, α for x < 0",
+        &xs,
+        |x| df(x) == want_df(x),
+        |x| format!("f'({x}) = {}", df(x)),
+    );
+    let kinks = [0.0, -0.0];
+    property(
+        &mut f,
+        "documented kink convention f'(0) := α (ReLU: 0)",
+        &kinks,
+        |x| df(x) == alpha,
+        |x| format!("f'({x}) = {}", df(x)),
+    );
+    gradient(
+        &mut f,
+        "f' against finite differences, |x| ≥ 1e-3",
+        &bulk(ctx, ctx.size(5_000, 100_000), 30.0, true),
+        &fun,
+        &df,
+    );
+    property(
+        &mut f,
+        "NaN propagates through f and f'",
+        &[f64::NAN],
+        |x| fun(x).is_nan() && df(x).is_nan(),
+        |x| format!("f(NaN) = {}, f'(NaN) = {}", fun(x), df(x)),
+    );
+    // The f32 kernel: the same values exactly (αx rounds once in f32; compare to that).
+    let want32 = |x: f64| {
+        f64::from(if x >= 0.0 {
+            x as f32
+        } else {
+            alpha as f32 * x as f32
+        })
+    };
+    property(
+        &mut f,
+        "f32 kernel: f(x) exact (αx rounded once to f32)",
+        &xs,
+        |x| kernel(x) == want32(x),
+        |x| format!("kernel f({x}) = {}", kernel(x)),
+    );
+    property(
+        &mut f,
+        "f32 kernel: f'(x), the kink convention and NaN",
+        &[&xs[..], &kinks[..]].concat(),
+        |x| kernel_df(x) == f64::from(want_df(x) as f32),
+        |x| format!("kernel f'({x}) = {}", kernel_df(x)),
+    );
+    property(
+        &mut f,
+        "f32 kernel: NaN propagates",
+        &[f64::NAN],
+        |x| kernel(x).is_nan() && kernel_df(x).is_nan(),
+        |x| format!("kernel f(NaN) = {}", kernel(x)),
+    );
+    f
+}
+
+// ---------------------------------------------------------------- ACT-LRELU
+
+#[derive(Clone, Copy)]
+enum LeakyBug {
+    AlphaOnPositive,
+    MinForm,
+    AlphaZero,
+}
+
+/// α = 0.1, not 0.01, so that an α silently set to 0 differs by more than rounding.
+const ALPHA: f64 = 0.1;
+
+fn act_lrelu() -> Claim {
+    Claim::checked(
+        "ACT-LRELU",
+        ROOM,
+        "§Leaky ReLU",
+        "f(x) = x for x ≥ 0, αx for x < 0 (= max(x, αx) for 0 ≤ α < 1); f' = 1 for x > 0, α for \
+         x < 0; f'(0) := α; tested at α = 0.1 on the spec and the f32 kernel",
+        PostVerdict::Correct,
+        &[
+            (
+                LeakyBug::AlphaOnPositive,
+                Planted::bug("α applied on the positive branch"),
+            ),
+            (LeakyBug::MinForm, Planted::bug("min(x, αx)")),
+            (
+                LeakyBug::AlphaZero,
+                Planted::bug("α silently 0 (degenerates to ReLU)"),
+            ),
+        ],
+        |bug, ctx| {
+            let a = if matches!(bug, Some(LeakyBug::AlphaZero)) {
+                0.0
+            } else {
+                ALPHA
+            };
+            let fun = |x: f64| match bug {
+                Some(LeakyBug::AlphaOnPositive) => {
+                    if x >= 0.0 {
+                        a * x
+                    } else {
+                        x
+                    }
+                }
+                Some(LeakyBug::MinForm) => x.min(a * x),
+                _ => spec::leaky_relu(x, a),
+            };
+            let df = |x: f64| match bug {
+                Some(LeakyBug::AlphaOnPositive) => {
+                    if x > 0.0 {
+                        a
+                    } else {
+                        1.0
+                    }
+                }
+                Some(LeakyBug::MinForm) => {
+                    if x > 0.0 {
+                        a
+                    } else {
+                        1.0
+                    }
+                }
+                _ => spec::leaky_relu_derivative(x, a),
+            };
+            let leaky = Activation::leaky_relu(ALPHA as f32).expect("0.1 is in [0, 1)");
+            let kernel = |x: f64| f64::from(leaky.apply(x as f32));
+            let kernel_df = |x: f64| f64::from(leaky.apply_derivative(x as f32));
+            let mut f = piecewise_checks(ctx, ALPHA, fun, df, kernel, kernel_df);
+            let xs = inputs(ctx, ctx.size(20_000, 1_000_000));
+            identity(
+                &mut f,
+                "f(x) = max(x, αx) for α = 0.1",
+                &xs,
+                fun,
+                |x| x.max(ALPHA * x),
+                0.0,
+            );
+            f
+        },
+    )
+}
+
+// ---------------------------------------------------------------- ACT-SOFTSIGN
+
+#[derive(Clone, Copy)]
+enum SoftsignBug {
+    NoAbs,
+}
+
+fn act_softsign() -> Claim {
+    Claim::checked(
+        "ACT-SOFTSIGN",
+        ROOM,
+        "§基本假设 (\"Softsig\")",
+        "f(x) = x/(1+|x|), f'(x) = 1/(1+|x|)²; f(0) = 0, f'(0) = 1, f odd, |f| < 1",
+        PostVerdict::Correct,
+        &[(
+            SoftsignBug::NoAbs,
+            Planted::bug("x/(1+x) without the absolute value"),
+        )],
+        |bug, ctx| {
+            let s = |x: f64| match bug {
+                None => spec::softsign(x),
+                Some(SoftsignBug::NoAbs) => x / (1.0 + x),
+            };
+            let mut f = Findings::default();
+            f.bound(
+                "|f(0)| + |f'(0) − 1|",
+                s(0.0).abs() + (spec::softsign_derivative(0.0) - 1.0).abs(),
+                0.0,
+                1,
+                "exact at 0",
+            );
+            let xs = inputs(ctx, ctx.size(20_000, 1_000_000));
+            identity(&mut f, "odd: f(−x) = −f(x)", &xs, |x| s(-x), |x| -s(x), 0.0);
+            property(
+                &mut f,
+                "|f(x)| < 1",
+                &xs,
+                |x| s(x).abs() < 1.0,
+                |x| format!("f({x}) = {}", s(x)),
+            );
+            gradient(
+                &mut f,
+                "f' against finite differences of f",
+                &bulk(ctx, ctx.size(20_000, 500_000), 30.0, true),
+                s,
+                spec::softsign_derivative,
+            );
+            f
+        },
+    )
+}
+
+/// The functions (or their derivatives) as the f32 kernels compute them, on [−6, 6].
+fn function_plot(derivative: bool) -> LinePlot {
+    let xs: Vec<f32> = (-600..=600).map(|i| i as f32 * 0.01).collect();
+    let series = Activation::all()
+        .into_iter()
+        .filter(|a| *a != Activation::Identity)
+        .map(|a| {
+            let mut ys = vec![0.0; xs.len()];
+            let done = if derivative {
+                a.derivative(&xs, &mut ys)
+            } else {
+                a.forward(&xs, &mut ys)
+            };
+            done.expect("equal lengths");
+            Series {
+                name: a.name().to_owned(),
+                points: xs
+                    .iter()
+                    .zip(&ys)
+                    .map(|(&x, &y)| (f64::from(x), f64::from(y)))
+                    .collect(),
+            }
+        })
+        .collect();
+    let (stem, title, y) = if derivative {
+        (
+            "activation-derivatives",
+            "Derivatives f'(x) from the f32 kernels",
+            "f'(x)",
+        )
+    } else {
+        (
+            "activation-functions",
+            "Activation functions f(x) from the f32 kernels",
+            "f(x)",
+        )
+    };
+    LinePlot {
+        file_stem: stem.into(),
+        title: title.into(),
+        x_label: "x".into(),
+        y_label: y.into(),
+        series,
+    }
+}

@@ -1,1 +1,189 @@
-//! Report (being written).
+//! The report: the terminal table, `report.json`, `report.md` and the SVG figures.
+
+pub mod figure;
+
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::claims::{Claim, Decision, Evidence, PlantedResult, Verdict};
+
+/// One claim's row in `report.json`.
+#[derive(Debug, Serialize)]
+pub struct ClaimRecord<'a> {
+    pub id: &'a str,
+    pub derivation: &'a str,
+    pub location: &'a str,
+    pub statement: &'a str,
+    /// The catalogue's word for the post's statement.
+    pub post_verdict: &'a str,
+    /// holds, corrected-holds, refuted, out-of-scope or failed.
+    pub result: &'a str,
+    pub expected: &'a str,
+    /// The run's base seed (`--seed`).
+    pub seed: u64,
+    pub evidence: EvidenceRecord<'a>,
+    pub planted: &'a [PlantedResult],
+}
+
+/// The evidence object of a claim.
+#[derive(Debug, Serialize)]
+pub struct EvidenceRecord<'a> {
+    pub summary: String,
+    pub items: &'a [Evidence],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out_of_scope_reason: Option<&'a str>,
+}
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub simd: String,
+    pub budget: crate::claims::Budget,
+    pub base_seed: u64,
+    pub claims: Vec<ClaimRecord<'a>>,
+}
+
+/// The table's header line naming the build's SIMD lane width.
+pub fn simd_description() -> String {
+    format!(
+        "{} × f32 lanes ({})",
+        crate::simd::LANES,
+        crate::simd::instruction_set()
+    )
+}
+
+/// Pairs claims with their verdicts for output.
+pub fn records<'a>(claims: &'a [Claim], verdicts: &'a [Verdict]) -> Vec<ClaimRecord<'a>> {
+    claims
+        .iter()
+        .zip(verdicts)
+        .map(|(c, v)| ClaimRecord {
+            id: c.id,
+            derivation: c.derivation,
+            location: c.location,
+            statement: c.statement,
+            post_verdict: c.post_verdict.word(),
+            result: v.outcome.word(),
+            expected: v.expected.word(),
+            seed: v.base_seed,
+            evidence: EvidenceRecord {
+                summary: match (&c.decision, v.reason) {
+                    (Decision::OutOfScope { .. }, Some(r)) => r.to_owned(),
+                    _ => v.findings.headline(),
+                },
+                items: &v.findings.evidence,
+                out_of_scope_reason: v.reason,
+            },
+            planted: &v.planted,
+        })
+        .collect()
+}
+
+/// The planted column: `k/n` rejected, or `—` where there are none.
+fn planted_cell(v: &[PlantedResult]) -> String {
+    let live: Vec<_> = v.iter().filter(|p| !p.harmless).collect();
+    if live.is_empty() {
+        return "—".into();
+    }
+    let k = live.iter().filter(|p| p.rejected).count();
+    let harmless = v.len() - live.len();
+    if harmless > 0 {
+        format!("{k}/{} (+{harmless} harmless)", live.len())
+    } else {
+        format!("{k}/{}", live.len())
+    }
+}
+
+/// The terminal table.
+pub fn table(records: &[ClaimRecord]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<18} {:<22} {:<10} {:<16} {:<8} evidence",
+        "ID", "where", "post", "result", "planted"
+    );
+    for r in records {
+        let _ = writeln!(
+            s,
+            "{:<18} {:<22} {:<10} {:<16} {:<8} {}",
+            r.id,
+            truncate(r.location, 22),
+            r.post_verdict,
+            r.result,
+            planted_cell(r.planted),
+            truncate(&r.evidence.summary, 110)
+        );
+    }
+    s
+}
+
+/// The Markdown table for one derivation (or all, with `None`), for the book and report.md.
+pub fn markdown(records: &[ClaimRecord], derivation: Option<&str>) -> String {
+    let mut s = String::from(
+        "| ID | where in the post | post | result | planted bugs rejected | evidence |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    for r in records
+        .iter()
+        .filter(|r| derivation.is_none_or(|d| r.derivation == d))
+    {
+        let planted: Vec<String> = r
+            .planted
+            .iter()
+            .map(|p| {
+                let mark = match (p.harmless, p.rejected) {
+                    (true, _) => "harmless",
+                    (false, true) => "rejected",
+                    (false, false) => "**SURVIVED**",
+                };
+                let post = if p.post { " (the post's version)" } else { "" };
+                format!("{}{post}: {mark}", p.name)
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} | **{}** | {} {} | {} |",
+            r.id,
+            escape(r.location),
+            r.post_verdict,
+            r.result,
+            planted_cell(r.planted),
+            if planted.is_empty() {
+                String::new()
+            } else {
+                format!("<br>{}", escape(&planted.join("<br>")))
+            },
+            escape(&r.evidence.summary)
+        );
+    }
+    s
+}
+
+/// Writes `report.json` and `report.md` into `dir`.
+pub fn write(dir: &Path, report: &Report) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("report.json"), json)?;
+    let md = format!(
+        "# dnn-proofs report\n\nBuild: {}. Budget: {:?}. Base seed: {}.\n\n{}",
+        report.simd,
+        report.budget,
+        report.base_seed,
+        markdown(&report.claims, None)
+    );
+    std::fs::write(dir.join("report.md"), md)
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
