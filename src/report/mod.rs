@@ -97,27 +97,35 @@ fn planted_cell(v: &[PlantedResult]) -> String {
     }
 }
 
-/// The terminal table.
+/// The terminal table, padded by display width (the post's section names are CJK).
 pub fn table(records: &[ClaimRecord]) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{:<18} {:<22} {:<10} {:<16} {:<8} evidence",
-        "ID", "where", "post", "result", "planted"
-    );
+    let mut row = |cells: [&str; 6]| {
+        let widths = [20, 24, 11, 16, 9];
+        for (cell, w) in cells.iter().zip(widths) {
+            s += &pad(&truncate(cell, w - 1), w);
+        }
+        s += &truncate(cells[5], 110);
+        s.push('\n');
+    };
+    row(["ID", "where", "post", "result", "planted", "evidence"]);
     for r in records {
-        let _ = writeln!(
-            s,
-            "{:<18} {:<22} {:<10} {:<16} {:<8} {}",
+        row([
             r.id,
-            truncate(r.location, 22),
+            r.location,
             r.post_verdict,
             r.result,
-            planted_cell(r.planted),
-            truncate(&r.evidence.summary, 110)
-        );
+            &planted_cell(r.planted),
+            &r.evidence.summary,
+        ]);
     }
     s
+}
+
+/// `s` followed by spaces up to `width` display columns.
+fn pad(s: &str, width: usize) -> String {
+    let w = unicode_width::UnicodeWidthStr::width(s);
+    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
 }
 
 /// The Markdown table for one derivation (or all, with `None`), for the book and report.md.
@@ -176,12 +184,22 @@ pub fn write(dir: &Path, report: &Report) -> std::io::Result<()> {
     std::fs::write(dir.join("report.md"), md)
 }
 
+/// `s` cut to at most `n` display columns, with an ellipsis when cut.
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_owned()
-    } else {
-        s.chars().take(n - 1).collect::<String>() + "…"
+    use unicode_width::UnicodeWidthChar;
+    if unicode_width::UnicodeWidthStr::width(s) <= n {
+        return s.to_owned();
     }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        w += c.width().unwrap_or(0);
+        if w >= n {
+            break;
+        }
+        out.push(c);
+    }
+    out + "…"
 }
 
 fn escape(s: &str) -> String {
