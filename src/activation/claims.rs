@@ -134,6 +134,7 @@ fn bulk(ctx: &Ctx, n: usize, r: f64, away_from_zero: bool) -> Vec<f64> {
 }
 
 // ---------------------------------------------------------------- ACT-SIGMOID
+// ANCHOR: act_sigmoid
 
 #[derive(Clone, Copy)]
 enum SigmoidBug {
@@ -204,7 +205,9 @@ fn act_sigmoid() -> Claim {
     )
 }
 
+// ANCHOR_END: act_sigmoid
 // ---------------------------------------------------------------- ACT-SIGMOID-DERIV
+// ANCHOR: act_sigmoid_deriv
 
 #[derive(Clone, Copy)]
 enum SigmoidDerivBug {
@@ -278,7 +281,9 @@ fn act_sigmoid_deriv() -> Claim {
     )
 }
 
+// ANCHOR_END: act_sigmoid_deriv
 // ---------------------------------------------------------------- ACT-TANH
+// ANCHOR: act_tanh
 
 #[derive(Clone, Copy)]
 enum TanhBug {
@@ -374,7 +379,9 @@ fn act_tanh() -> Claim {
     )
 }
 
+// ANCHOR_END: act_tanh
 // ---------------------------------------------------------------- ACT-TANH-DERIV
+// ANCHOR: act_tanh_deriv
 
 #[derive(Clone, Copy)]
 enum TanhDerivBug {
@@ -417,7 +424,9 @@ fn act_tanh_deriv() -> Claim {
     )
 }
 
+// ANCHOR_END: act_tanh_deriv
 // ---------------------------------------------------------------- ACT-TANH-SIGMOID
+// ANCHOR: act_tanh_sigmoid
 
 #[derive(Clone, Copy)]
 enum RelationBug {
@@ -462,7 +471,9 @@ fn act_tanh_sigmoid() -> Claim {
     )
 }
 
+// ANCHOR_END: act_tanh_sigmoid
 // ---------------------------------------------------------------- ACT-RELU
+// ANCHOR: act_relu
 
 #[derive(Clone, Copy)]
 enum ReluBug {
@@ -593,7 +604,9 @@ fn piecewise_checks(
     f
 }
 
+// ANCHOR_END: act_relu
 // ---------------------------------------------------------------- ACT-LRELU
+// ANCHOR: act_lrelu
 
 #[derive(Clone, Copy)]
 enum LeakyBug {
@@ -676,7 +689,9 @@ fn act_lrelu() -> Claim {
     )
 }
 
+// ANCHOR_END: act_lrelu
 // ---------------------------------------------------------------- ACT-SOFTSIGN
+// ANCHOR: act_softsign
 
 #[derive(Clone, Copy)]
 enum SoftsignBug {
@@ -727,6 +742,8 @@ fn act_softsign() -> Claim {
         },
     )
 }
+
+// ANCHOR_END: act_softsign
 
 /// The functions (or their derivatives) as the f32 kernels compute them, on [−6, 6].
 fn function_plot(derivative: bool) -> LinePlot {

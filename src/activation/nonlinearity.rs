@@ -91,6 +91,7 @@ fn hand_set_xor(act: Activation) -> [f64; 4] {
     std::array::from_fn(|i| f64::from(z[2 * i] - z[2 * i + 1]) / 2.0)
 }
 
+// ANCHOR: act_role
 pub(super) fn act_role() -> Claim {
     Claim::checked(
         "ACT-ROLE",
@@ -171,6 +172,8 @@ pub(super) fn act_role() -> Claim {
         },
     )
 }
+
+// ANCHOR_END: act_role
 
 pub(super) fn exp_act_nonlin() -> Claim {
     Claim::checked(

@@ -128,43 +128,59 @@ fn pad(s: &str, width: usize) -> String {
     format!("{s}{}", " ".repeat(width.saturating_sub(w)))
 }
 
-/// The Markdown table for one derivation (or all, with `None`), for the book and report.md.
+/// The Markdown verdict table for one derivation (or all, with `None`), followed by every
+/// claim's evidence and planted bugs in full: for the book and `report.md`.
 pub fn markdown(records: &[ClaimRecord], derivation: Option<&str>) -> String {
-    let mut s = String::from(
-        "| ID | where in the post | post | result | planted bugs rejected | evidence |\n| --- | --- | --- | --- | --- | --- |\n",
-    );
-    for r in records
+    let picked: Vec<&ClaimRecord> = records
         .iter()
         .filter(|r| derivation.is_none_or(|d| r.derivation == d))
-    {
-        let planted: Vec<String> = r
-            .planted
-            .iter()
-            .map(|p| {
-                let mark = match (p.harmless, p.rejected) {
-                    (true, _) => "harmless",
-                    (false, true) => "rejected",
-                    (false, false) => "**SURVIVED**",
-                };
-                let post = if p.post { " (the post's version)" } else { "" };
-                format!("{}{post}: {mark}", p.name)
-            })
-            .collect();
+        .collect();
+    let mut s = String::from(
+        "| ID | where in the post | post | result | planted bugs rejected |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for r in &picked {
         let _ = writeln!(
             s,
-            "| `{}` | {} | {} | **{}** | {} {} | {} |",
+            "| [`{}`](#{}) | {} | {} | **{}** | {} |",
             r.id,
+            r.id.to_lowercase(),
             escape(r.location),
             r.post_verdict,
             r.result,
-            planted_cell(r.planted),
-            if planted.is_empty() {
-                String::new()
-            } else {
-                format!("<br>{}", escape(&planted.join("<br>")))
-            },
-            escape(&r.evidence.summary)
+            planted_cell(r.planted)
         );
+    }
+    s += "\n#### Evidence\n";
+    for r in &picked {
+        let _ = writeln!(
+            s,
+            "\n<a id=\"{}\"></a>**`{}`** — {} *({}; seed {})*\n",
+            r.id.to_lowercase(),
+            r.id,
+            escape(r.statement),
+            r.result,
+            r.seed
+        );
+        if let Some(reason) = r.evidence.out_of_scope_reason {
+            let _ = writeln!(s, "- out of scope: {}", escape(reason));
+        }
+        for e in r.evidence.items {
+            let _ = writeln!(s, "- {}", escape(&e.summary()));
+        }
+        for p in r.planted {
+            let mark = match (p.harmless, p.rejected) {
+                (true, _) => "harmless, exempt",
+                (false, true) => "rejected",
+                (false, false) => "**SURVIVED**",
+            };
+            let post = if p.post { " (the post's own version)" } else { "" };
+            let _ = writeln!(
+                s,
+                "- planted bug *{}*{post}: {mark} — {}",
+                escape(p.name),
+                escape(&p.evidence)
+            );
+        }
     }
     s
 }

@@ -5,8 +5,9 @@
 //! (relative) to cancellation at n = 1e8. So this module computes:
 //!
 //! - the log-pmf with the saddle-point form of Loader (2000), "Fast and accurate computation of
-//!   binomial probabilities": ln P(X = k) = δ(n) − δ(k) − δ(n−k) − D(k, np) − D(n−k, nq)
-//!   + ½·ln(n / (2π·k·(n−k))), where δ(m) = ln m! − ln(√(2πm)·(m/e)^m) is the Stirling error and
+//!   binomial probabilities":
+//!   ln P(X = k) = δ(n) − δ(k) − δ(n−k) − D(k, np) − D(n−k, nq) + ½·ln(n / (2π·k·(n−k))),
+//!   where δ(m) = ln m! − ln(√(2πm)·(m/e)^m) is the Stirling error and
 //!   D(x, M) = x·ln(x/M) + M − x the deviance term, each computed without cancellation;
 //! - tails by summing the pmf outward from the point nearest the mode, with the ratio
 //!   recurrence, stopping once a geometric bound on the remainder is below 1e-17 of the sum.
@@ -141,7 +142,8 @@ fn ln_tail_from(start: u64, n: u64, p: f64, upper: bool) -> f64 {
     binomial_ln_pmf(start, n, p) + sum.ln()
 }
 
-/// P(X ≥ k) for X ~ Binomial(n, p) (upper tail, k included), exact to about 1e-13 relative.
+/// P(X ≥ k) for X ~ Binomial(n, p) (upper tail, k included), to ~1e-13 relative for
+/// n ≤ 1e6 and ~1e-11 at n = 1e8.
 /// P(X ≤ k) is `1 − binomial_tail(k + 1, ..)`, or for small values
 /// `binomial_tail(n − k, n, 1 − p)`.
 ///
@@ -346,10 +348,10 @@ mod tests {
                 (o.test, o.statistic, o.n),
                 ("exact two-sided binomial", k as f64, n)
             );
-            // 1e-9: SciPy's own tails come from Boost's incomplete beta (≈1e-14) but its
-            // large-n pmf is not exact to the last digits; we agree far beyond what a test needs.
+            // Measured agreement: ≤ 4e-14 for n ≤ 1e6, ≤ 2e-11 at n = 1e8 (where both sides
+            // sum tens of thousands of terms); 1e-10 leaves room for libm differences.
             assert!(
-                close(o.p_value, want, 1e-9),
+                close(o.p_value, want, 1e-10),
                 "{k}/{n} at {p}: {} vs {want}",
                 o.p_value
             );

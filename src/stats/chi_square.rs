@@ -147,9 +147,15 @@ mod tests {
             (0.5, 1, 0.9590002443739067, 1e-12),
             (1200.0, 999, 2.225870089651786e-05, 1e-10),
             (800.0, 999, 1.820445882850331e-06, 1e-10),
-            // Large df: ln Γ(a) and a·ln x cancel to ~1e-9 relative here.
+            // Large df: ln Γ(a) and a·ln x cancel (measured 5e-10 relative here).
             (1_010_000.0, 999_999, 1.8045295295780072e-12, 1e-7),
             (995_000.0, 999_999, 0.0003997263385741853, 1e-7),
+            // n = 1e8, ±5 SD (SD of χ²_k is √(2k)); measured 1.3e-7 relative. These two are
+            // from mpmath at 50 digits (P(a, x) = x^a·e^(−x)/Γ(a+1)·Σ_j x^j/((a+1)…(a+j))):
+            // scipy 1.17.1 agrees on the upper tail but its chi2.cdf gives 4.4376e-7 for the
+            // lower one, 22% low.
+            (100_070_711.0, 99_999_999, 5.7639590937866e-07, 1e-6),
+            (99_929_289.0, 99_999_999, 5.700889318569023e-07, 1e-6),
         ] {
             let n = df + 1;
             let o = chi_square_variance(2.0 * stat / df as f64, n, 2.0).unwrap();

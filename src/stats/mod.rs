@@ -11,8 +11,8 @@
 //! - [`chi_square_variance`], [`chi_square_gof`]: χ² tests for the variance of Gaussian data
 //!   and for goodness of fit.
 //! - [`ks_dkw`]: Kolmogorov–Smirnov distance with the DKW–Massart p-value bound.
-//! - [`z_critical`], [`z_power`], [`z_required_effect`], [`dkw_radius`], [`hoeffding_radius`]: the arithmetic that
-//!   sets thresholds and sample sizes.
+//! - [`z_critical`], [`z_power`], [`z_required_effect`], [`dkw_radius`],
+//!   [`hoeffding_radius`]: the arithmetic that sets thresholds and sample sizes.
 //! - [`Moments`]: one-pass (Welford) mean, variance and third and fourth central moments,
 //!   mergeable across threads.
 //!

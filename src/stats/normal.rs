@@ -96,7 +96,7 @@ pub fn z_required_effect(power: f64, alpha: f64) -> f64 {
 ///
 /// n = 0 or α = 0 gives +∞; α outside [0, 1], a negative or non-finite range, or NaN gives NaN.
 pub fn hoeffding_radius(n: u64, range: f64, alpha: f64) -> f64 {
-    if !(0.0..=1.0).contains(&alpha) || !(range.is_finite() && range >= 0.0) {
+    if !((0.0..=1.0).contains(&alpha) && range.is_finite() && range >= 0.0) {
         return f64::NAN;
     }
     if n == 0 || alpha == 0.0 {
