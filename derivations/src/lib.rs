@@ -8,3 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod activation;
+pub mod backprop;
+pub mod batch_norm;
+pub mod dropout;
+pub mod xavier;

@@ -154,6 +154,15 @@ impl Activation {
         map_in_place(y, |v| self.derivative_from_output_lanes(v));
     }
 
+    /// Backprop's elementwise step, fused: `grad[i] ← grad[i]·f'(z[i])` with f' computed
+    /// from the stored output `y[i] = f(z[i])` (δ = g ⊙ f'(IN), eq. (13)/(14) and C4).
+    /// One read of each buffer and one write.
+    pub fn backward_in_place(self, y: &[f32], grad: &mut [f32]) -> Result<()> {
+        check_len("gradient", y.len(), grad.len())?;
+        map_pair_in_place(grad, y, |g, v| g * self.derivative_from_output_lanes(v));
+        Ok(())
+    }
+
     #[inline(always)]
     fn forward_lanes(self, v: F32s) -> F32s {
         match self {

@@ -379,6 +379,10 @@ pub fn claim_seed(id: &str, base_seed: u64) -> u64 {
 pub fn registry() -> Vec<Claim> {
     let mut all = Vec::new();
     all.extend(crate::activation::claims::claims());
+    all.extend(crate::backprop::claims::claims());
+    all.extend(crate::xavier::claims::claims());
+    all.extend(crate::batch_norm::claims::claims());
+    all.extend(crate::dropout::claims::claims());
     all
 }
 

@@ -1,0 +1,239 @@
+//! A dense multi-layer network in f32, mini-batch first, with squared loss and SGD.
+//!
+//! Conventions (CLAIMS.md C1–C3, C7): a layer's weights W are fan_in × fan_out, so
+//! Z = Wᵀ·A + b; a batch is a matrix whose *columns* are samples (units × batch, nalgebra's
+//! column-major layout, which lets the bias broadcast down each column); the loss is the
+//! squared error summed over outputs and samples, L = Σ_m Σ_k (ŷ_k − y_k)², so the batch
+//! gradient is the sum of per-sample gradients, as eq. (17) writes it.
+
+use nalgebra::{DMatrix, DVector};
+
+use super::kernel::{axpy, row_sums, transposed};
+use crate::activation::Activation;
+use crate::error::{Error, Result};
+
+/// One fully connected layer: O = f(Wᵀ·A + b).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dense {
+    /// W, fan_in × fan_out (CLAIMS.md C2).
+    pub weights: DMatrix<f32>,
+    /// b, one per output unit.
+    pub bias: DVector<f32>,
+    pub activation: Activation,
+}
+
+impl Dense {
+    /// Units in.
+    pub fn fan_in(&self) -> usize {
+        self.weights.nrows()
+    }
+
+    /// Units out.
+    pub fn fan_out(&self) -> usize {
+        self.weights.ncols()
+    }
+}
+
+/// The gradients of the loss with respect to every weight and bias, layer by layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gradients {
+    pub weights: Vec<DMatrix<f32>>,
+    pub biases: Vec<DVector<f32>>,
+}
+
+/// A stack of dense layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    layers: Vec<Dense>,
+}
+
+/// Buffers for one batch size, reused across steps so a step allocates nothing.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// outputs[0] is the input; outputs[l + 1] = O of layer l.
+    outputs: Vec<DMatrix<f32>>,
+    /// grads[l] = ∂L/∂O of layer l, overwritten in place by δ = ∂L/∂Z.
+    grads: Vec<DMatrix<f32>>,
+    gradients: Gradients,
+}
+
+impl Network {
+    /// Checks that consecutive layers fit (fan_out of one = fan_in of the next) and that
+    /// each bias has one entry per output unit.
+    pub fn new(layers: Vec<Dense>) -> Result<Self> {
+        if layers.is_empty() {
+            return Err(Error::ParameterOutOfRange {
+                name: "number of layers",
+                value: 0.0,
+                range: "at least 1",
+            });
+        }
+        for (i, l) in layers.iter().enumerate() {
+            if l.fan_in() == 0 || l.fan_out() == 0 {
+                return Err(Error::ParameterOutOfRange {
+                    name: "layer width",
+                    value: 0.0,
+                    range: "at least 1",
+                });
+            }
+            check("bias", l.fan_out(), l.bias.len())?;
+            if let Some(next) = layers.get(i + 1) {
+                check("next layer's fan_in", l.fan_out(), next.fan_in())?;
+            }
+        }
+        Ok(Self { layers })
+    }
+
+    /// The layers, input side first.
+    pub fn layers(&self) -> &[Dense] {
+        &self.layers
+    }
+
+    /// J_1, J_2, …: the input width, then each layer's output width.
+    pub fn widths(&self) -> Vec<usize> {
+        std::iter::once(self.layers[0].fan_in())
+            .chain(self.layers.iter().map(Dense::fan_out))
+            .collect()
+    }
+
+    /// Buffers for batches of `batch` samples.
+    pub fn workspace(&self, batch: usize) -> Workspace {
+        let widths = self.widths();
+        Workspace {
+            outputs: widths.iter().map(|&j| DMatrix::zeros(j, batch)).collect(),
+            grads: widths[1..]
+                .iter()
+                .map(|&j| DMatrix::zeros(j, batch))
+                .collect(),
+            gradients: Gradients {
+                weights: self
+                    .layers
+                    .iter()
+                    .map(|l| DMatrix::zeros(l.fan_in(), l.fan_out()))
+                    .collect(),
+                biases: self
+                    .layers
+                    .iter()
+                    .map(|l| DVector::zeros(l.fan_out()))
+                    .collect(),
+            },
+        }
+    }
+
+    // ANCHOR: forward
+    /// The forward pass (1)–(2) for a batch `x` (J_1 × M): per layer one matrix product
+    /// Z = Wᵀ·A, then the fused SIMD `A ← f(Z + b)`. Returns the output (J_n × M).
+    pub fn forward<'w>(&self, x: &DMatrix<f32>, ws: &'w mut Workspace) -> Result<&'w DMatrix<f32>> {
+        self.check_batch(x, ws)?;
+        ws.outputs[0].copy_from(x);
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (inputs, rest) = ws.outputs.split_at_mut(l + 1);
+            let z = &mut rest[0];
+            z.gemm(1.0, &transposed(&layer.weights), &inputs[l], 0.0);
+            layer
+                .activation
+                .forward_with_bias(z.as_mut_slice(), layer.bias.as_slice())?;
+        }
+        Ok(&ws.outputs[self.layers.len()])
+    }
+    // ANCHOR_END: forward
+
+    // ANCHOR: backward
+    /// Forward and backward for a batch: returns L = Σ (ŷ − y)² and leaves ∂L/∂W, ∂L/∂b
+    /// (summed over the batch, eq. (17)'s convention) in the workspace.
+    ///
+    /// Backward, from the last layer: δ = G ⊙ f'(Z) computed from the stored output in one
+    /// fused pass; ∂L/∂W = A_prev·δᵀ; ∂L/∂b = δ·1; G_prev = W·δ (eq. (13) for a batch).
+    pub fn backward(&self, x: &DMatrix<f32>, y: &DMatrix<f32>, ws: &mut Workspace) -> Result<f32> {
+        self.forward(x, ws)?;
+        let n = self.layers.len();
+        check("targets (rows)", ws.outputs[n].nrows(), y.nrows())?;
+        check("targets (columns)", ws.outputs[n].ncols(), y.ncols())?;
+        // G_n = ∂L/∂ŷ = 2(ŷ − y)  (LOSS-10 in its corrected reading).
+        let g = &mut ws.grads[n - 1];
+        g.copy_from(&ws.outputs[n]);
+        axpy(-1.0, y.as_slice(), g.as_mut_slice());
+        let loss = g.as_slice().iter().map(|d| d * d).sum();
+        g.as_mut_slice().iter_mut().for_each(|d| *d *= 2.0);
+        for l in (0..n).rev() {
+            let layer = &self.layers[l];
+            let (below, at) = ws.grads.split_at_mut(l);
+            let delta = &mut at[0];
+            layer
+                .activation
+                .backward_in_place(ws.outputs[l + 1].as_slice(), delta.as_mut_slice())?;
+            ws.gradients.weights[l].gemm(1.0, &ws.outputs[l], &transposed(delta), 0.0);
+            row_sums(delta, ws.gradients.biases[l].as_mut_slice());
+            if l > 0 {
+                below[l - 1].gemm(1.0, &layer.weights, delta, 0.0);
+            }
+        }
+        Ok(loss)
+    }
+    // ANCHOR_END: backward
+
+    /// The gradients the last [`Network::backward`] left in `ws`.
+    pub fn gradients<'w>(&self, ws: &'w Workspace) -> &'w Gradients {
+        &ws.gradients
+    }
+
+    // ANCHOR: sgd_step
+    /// The SGD update (17): W ← W − α·Σ_m ∂ℓ^{(m)}/∂W, likewise for b, as SIMD axpys.
+    pub fn sgd_step(&mut self, gradients: &Gradients, learning_rate: f32) -> Result<()> {
+        check(
+            "gradient layers",
+            self.layers.len(),
+            gradients.weights.len(),
+        )?;
+        check(
+            "bias-gradient layers",
+            self.layers.len(),
+            gradients.biases.len(),
+        )?;
+        for ((layer, gw), gb) in self
+            .layers
+            .iter_mut()
+            .zip(&gradients.weights)
+            .zip(&gradients.biases)
+        {
+            check("weight gradient", layer.weights.len(), gw.len())?;
+            check("bias gradient", layer.bias.len(), gb.len())?;
+            axpy(-learning_rate, gw.as_slice(), layer.weights.as_mut_slice());
+            axpy(-learning_rate, gb.as_slice(), layer.bias.as_mut_slice());
+        }
+        Ok(())
+    }
+    // ANCHOR_END: sgd_step
+
+    /// One training step on a batch: forward, backward, SGD update. Returns the loss
+    /// before the update.
+    pub fn train_step(
+        &mut self,
+        x: &DMatrix<f32>,
+        y: &DMatrix<f32>,
+        learning_rate: f32,
+        ws: &mut Workspace,
+    ) -> Result<f32> {
+        let loss = self.backward(x, y, ws)?;
+        self.sgd_step(&ws.gradients, learning_rate)?;
+        Ok(loss)
+    }
+
+    fn check_batch(&self, x: &DMatrix<f32>, ws: &Workspace) -> Result<()> {
+        check("input rows (J_1)", self.layers[0].fan_in(), x.nrows())?;
+        check("workspace layers", self.layers.len() + 1, ws.outputs.len())?;
+        check("batch size (workspace)", ws.outputs[0].ncols(), x.ncols())?;
+        for (l, layer) in self.layers.iter().enumerate() {
+            check(
+                "workspace width",
+                layer.fan_out(),
+                ws.outputs[l + 1].nrows(),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn check(what: &'static str, expected: usize, found: usize) -> Result<()> {
+    crate::error::check_len(what, expected, found)
+}
