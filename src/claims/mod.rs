@@ -157,6 +157,9 @@ pub enum Decision {
     Check { planted: Vec<Planted>, run: CheckFn },
     /// Informal and out of scope: the catalogue's reason.
     OutOfScope { reason: &'static str },
+    /// The post's statement, checked as written, must come out false and no correction
+    /// applies (for example an experiment that an honest run does not support).
+    Refute { run: CheckFn },
 }
 
 /// One claim of the catalogue.
@@ -217,11 +220,34 @@ impl Claim {
         }
     }
 
+    /// A claim the check shows false as written, with no correction that applies: `run`
+    /// checks the post's statement, and the claim is `refuted` when that evidence fails.
+    pub fn refuted(
+        id: &'static str,
+        derivation: &'static str,
+        location: &'static str,
+        statement: &'static str,
+        post_verdict: PostVerdict,
+        run: fn(&Ctx) -> Findings,
+    ) -> Self {
+        Self {
+            id,
+            derivation,
+            location,
+            statement,
+            post_verdict,
+            decision: Decision::Refute {
+                run: Box::new(move |_, ctx| run(ctx)),
+            },
+        }
+    }
+
     /// The outcome the catalogue expects: corrected-holds where the post's own version is
     /// among the planted bugs, out-of-scope for informal claims, holds otherwise.
     pub fn expected(&self) -> Outcome {
         match &self.decision {
             Decision::OutOfScope { .. } => Outcome::OutOfScope,
+            Decision::Refute { .. } => Outcome::Refuted,
             Decision::Check { planted, .. } if planted.iter().any(|p| p.post) => {
                 Outcome::CorrectedHolds
             }
@@ -245,6 +271,22 @@ impl Claim {
                 reason: Some(reason),
                 planted: Vec::new(),
             },
+            Decision::Refute { run } => {
+                let findings = run(None, &ctx);
+                Verdict {
+                    id: self.id,
+                    outcome: if findings.pass() {
+                        Outcome::Failed
+                    } else {
+                        Outcome::Refuted
+                    },
+                    expected: Outcome::Refuted,
+                    base_seed,
+                    findings,
+                    reason: None,
+                    planted: Vec::new(),
+                }
+            }
             Decision::Check { planted, run } => {
                 let findings = run(None, &ctx);
                 let planted: Vec<PlantedResult> = planted
