@@ -173,6 +173,8 @@ impl Network {
     // ANCHOR_END: backward
 
     /// The gradients the last [`Network::backward`] left in `ws`.
+    ///
+    /// Also reachable as [`Workspace::gradients`].
     pub fn gradients<'w>(&self, ws: &'w Workspace) -> &'w Gradients {
         &ws.gradients
     }
@@ -231,6 +233,24 @@ impl Network {
             )?;
         }
         Ok(())
+    }
+}
+
+impl Workspace {
+    /// Every layer's output from the last forward pass: `outputs()[0]` is the input batch
+    /// and `outputs()[l + 1]` is O of layer l (units × batch).
+    pub fn outputs(&self) -> &[DMatrix<f32>] {
+        &self.outputs
+    }
+
+    /// δ = ∂L/∂Z of every layer from the last backward pass (units × batch).
+    pub fn deltas(&self) -> &[DMatrix<f32>] {
+        &self.grads
+    }
+
+    /// ∂L/∂W and ∂L/∂b from the last backward pass, summed over the batch.
+    pub fn gradients(&self) -> &Gradients {
+        &self.gradients
     }
 }
 
