@@ -1,1 +1,116 @@
-fn main() {}
+//! One SGD training step of a 784-1024-1024-10 tanh network at batch 256, f32.
+//!
+//! Group `backprop/step`:
+//! - `simd/784-1024-1024-10x256`: [`Network::train_step`] (forward, backward, SGD update);
+//! - `products/784-1024-1024-10x256`: the step's matrix products alone (the same `gemm`
+//!   calls on the same shapes, nothing else), the yardstick the step is measured against.
+//!
+//! Both set `Throughput::Elements` to the step's floating-point operations in its products,
+//! 2·J_in·J_out·M per product (forward, weight gradient, and the input gradient of every
+//! layer but the first), so criterion's elements/s read as FLOP/s and their ratio is the
+//! fraction of the step spent outside the products.
+//!
+//! Group `backprop/literal`: the f64 literal derivation (per-sample loops, eqs (1)–(17)) on
+//! a 4-8-8-1 network at batch 16, for scale.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dnn_proofs::activation::Activation;
+use dnn_proofs::backprop::{Dense, Network};
+use nalgebra::{DMatrix, DMatrixView, DVector};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const WIDTHS: [usize; 4] = [784, 1024, 1024, 10];
+const BATCH: usize = 256;
+
+fn random_matrix(rows: usize, cols: usize, scale: f32, rng: &mut ChaCha8Rng) -> DMatrix<f32> {
+    DMatrix::from_fn(rows, cols, |_, _| rng.random_range(-scale..scale))
+}
+
+fn network(rng: &mut ChaCha8Rng) -> Network {
+    let n = WIDTHS.len() - 1;
+    let layers = WIDTHS
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| Dense {
+            // Xavier-uniform bound, so tanh units are neither saturated nor linear.
+            weights: random_matrix(w[0], w[1], (6.0 / (w[0] + w[1]) as f32).sqrt(), rng),
+            bias: DVector::zeros(w[1]),
+            activation: if i + 1 == n {
+                Activation::Identity
+            } else {
+                Activation::Tanh
+            },
+        })
+        .collect();
+    Network::new(layers).expect("widths chain")
+}
+
+/// Floating-point operations in the step's products.
+fn product_flops() -> u64 {
+    let per_layer = |i: usize| 2 * (WIDTHS[i] * WIDTHS[i + 1] * BATCH) as u64;
+    let layers = WIDTHS.len() - 1;
+    // forward + weight gradient for every layer, input gradient for all but the first.
+    (0..layers).map(|i| 2 * per_layer(i)).sum::<u64>() + (1..layers).map(per_layer).sum::<u64>()
+}
+
+fn transposed(m: &DMatrix<f32>) -> DMatrixView<'_, f32, nalgebra::Dyn, nalgebra::Dyn> {
+    DMatrixView::from_slice_with_strides(m.as_slice(), m.ncols(), m.nrows(), m.nrows(), 1)
+}
+
+fn step(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(784);
+    let mut net = network(&mut rng);
+    let x = random_matrix(WIDTHS[0], BATCH, 1.0, &mut rng);
+    let y = random_matrix(WIDTHS[3], BATCH, 1.0, &mut rng);
+    let mut ws = net.workspace(BATCH);
+
+    let mut group = c.benchmark_group("backprop/step");
+    group.throughput(Throughput::Elements(product_flops()));
+    group.measurement_time(Duration::from_secs(8));
+    group.sample_size(40);
+    let id = "784-1024-1024-10x256";
+
+    // A tiny learning rate keeps the weights (and so the tanh regime) where they started.
+    group.bench_function(format!("simd/{id}"), |b| {
+        b.iter(|| black_box(net.train_step(&x, &y, 1e-7, &mut ws).expect("shapes")))
+    });
+
+    // The same products on the same shapes, and nothing else.
+    let weights: Vec<DMatrix<f32>> = net.layers().iter().map(|l| l.weights.clone()).collect();
+    let mut acts: Vec<DMatrix<f32>> = WIDTHS
+        .iter()
+        .map(|&j| random_matrix(j, BATCH, 1.0, &mut rng))
+        .collect();
+    let mut deltas: Vec<DMatrix<f32>> = WIDTHS[1..]
+        .iter()
+        .map(|&j| random_matrix(j, BATCH, 1.0, &mut rng))
+        .collect();
+    let mut grads: Vec<DMatrix<f32>> = weights
+        .iter()
+        .map(|w| DMatrix::zeros(w.nrows(), w.ncols()))
+        .collect();
+    group.bench_function(format!("products/{id}"), |b| {
+        b.iter(|| {
+            for (l, w) in weights.iter().enumerate() {
+                let (inputs, rest) = acts.split_at_mut(l + 1);
+                rest[0].gemm(1.0, &transposed(w), &inputs[l], 0.0);
+            }
+            for l in (0..weights.len()).rev() {
+                grads[l].gemm(1.0, &acts[l], &transposed(&deltas[l]), 0.0);
+                if l > 0 {
+                    let (below, at) = deltas.split_at_mut(l);
+                    below[l - 1].gemm(1.0, &weights[l], &at[0], 0.0);
+                }
+            }
+            black_box(&grads);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, step);
+criterion_main!(benches);
