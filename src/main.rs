@@ -29,9 +29,12 @@ struct Args {
     /// Where report.json, report.md and the figures go.
     #[arg(long, default_value = "target/report")]
     out: PathBuf,
-    /// Also copy the per-derivation tables and figures here for the book (skip with "").
+    /// Where the book's per-derivation tables and figures go.
     #[arg(long, default_value = "book/src/generated")]
     book_out: PathBuf,
+    /// Do not write the book's tables and figures.
+    #[arg(long)]
+    no_book: bool,
     /// List the registered claim IDs and exit.
     #[arg(long)]
     list: bool,
@@ -113,7 +116,7 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         .claim
         .as_deref()
         .is_none_or(|c| selected.iter().all(|x| x.derivation == c));
-    if whole && !args.book_out.as_os_str().is_empty() {
+    if whole && !args.no_book {
         write_book_files(&args.book_out, &report, &figures)?;
     }
 

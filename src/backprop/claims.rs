@@ -1,8 +1,13 @@
-//! The claims of this derivation (being written).
+//! The backprop claims: §6 (training procedure, SGD) and §7 (eqs (1)–(17)) of CLAIMS.md,
+//! with their experiments and extensions.
 
 use crate::claims::Claim;
 
 /// Every claim of this derivation, in catalogue order.
 pub fn claims() -> Vec<Claim> {
-    Vec::new()
+    let mut all = super::training::claims();
+    all.extend(super::equations::claims());
+    all.extend(super::gradients::claims());
+    all.extend(super::extensions::claims());
+    all
 }

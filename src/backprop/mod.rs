@@ -5,7 +5,12 @@
 //! - `kernel`: the SIMD axpy and row sum around the matrix products.
 
 pub mod claims;
+mod equations;
+mod extensions;
+mod fixtures;
+mod gradients;
 mod kernel;
 pub mod network;
+mod training;
 
 pub use network::{Dense, Gradients, Network, Workspace};

@@ -8,7 +8,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::kernel::{axpy, row_sums, transposed};
+use super::kernel::{axpy, gemm_transposed_a, gemm_transposed_b, row_sums};
 use crate::activation::Activation;
 use crate::error::{Error, Result};
 
@@ -129,7 +129,7 @@ impl Network {
         for (l, layer) in self.layers.iter().enumerate() {
             let (inputs, rest) = ws.outputs.split_at_mut(l + 1);
             let z = &mut rest[0];
-            z.gemm(1.0, &transposed(&layer.weights), &inputs[l], 0.0);
+            gemm_transposed_a(z, &layer.weights, &inputs[l]);
             layer
                 .activation
                 .forward_with_bias(z.as_mut_slice(), layer.bias.as_slice())?;
@@ -162,7 +162,7 @@ impl Network {
             layer
                 .activation
                 .backward_in_place(ws.outputs[l + 1].as_slice(), delta.as_mut_slice())?;
-            ws.gradients.weights[l].gemm(1.0, &ws.outputs[l], &transposed(delta), 0.0);
+            gemm_transposed_b(&mut ws.gradients.weights[l], &ws.outputs[l], delta);
             row_sums(delta, ws.gradients.biases[l].as_mut_slice());
             if l > 0 {
                 below[l - 1].gemm(1.0, &layer.weights, delta, 0.0);

@@ -151,6 +151,26 @@ impl Ctx {
 
 type CheckFn = Box<dyn Fn(Option<usize>, &Ctx) -> Findings + Send + Sync>;
 
+/// Runs a check, turning a panic into failing evidence: a check that panics on our code has
+/// failed, and one that panics on a planted bug has rejected it (the message says how).
+fn run_caught(run: &CheckFn, variant: Option<usize>, ctx: &Ctx) -> Findings {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(variant, ctx))) {
+        Ok(f) => f,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic");
+            let mut t = Tally::default();
+            t.check(false, || format!("the check panicked: {msg}"));
+            let mut f = Findings::default();
+            f.tally("the check ran to completion", t);
+            f
+        }
+    }
+}
+
 /// How a claim is decided.
 pub enum Decision {
     /// Run the check on our code and on each planted bug.
@@ -272,7 +292,7 @@ impl Claim {
                 planted: Vec::new(),
             },
             Decision::Refute { run } => {
-                let findings = run(None, &ctx);
+                let findings = run_caught(run, None, &ctx);
                 Verdict {
                     id: self.id,
                     outcome: if findings.pass() {
@@ -288,12 +308,12 @@ impl Claim {
                 }
             }
             Decision::Check { planted, run } => {
-                let findings = run(None, &ctx);
+                let findings = run_caught(run, None, &ctx);
                 let planted: Vec<PlantedResult> = planted
                     .iter()
                     .enumerate()
                     .map(|(i, p)| {
-                        let f = run(Some(i), &ctx);
+                        let f = run_caught(run, Some(i), &ctx);
                         PlantedResult {
                             name: p.name,
                             post: p.post,

@@ -1,0 +1,632 @@
+//! Eqs (1)–(7) of the post: the forward pass, which units a weight reaches, and the
+//! derivatives of the outputs (BP-01 … BP-07).
+//!
+//! The code under test is the literal specification in `derivations::backprop` and, for
+//! BP-01, the matrix form our f32 network uses. Planted bugs are alternative code paths
+//! written here, each a realistic slip in transcribing the equation.
+
+use nalgebra::{DMatrix, DVector};
+use rand::Rng;
+
+use super::fixtures::{networks, random_network, sample, vector_fd};
+use crate::claims::gradcheck::{self, band_ratio};
+use crate::claims::{Claim, Ctx, Findings, MaxError, Planted, PostVerdict, Tally, identity_error};
+use derivations::backprop::{self as spec, Activation, Forward, Network};
+
+const ROOM: &str = "backprop";
+
+pub(super) fn claims() -> Vec<Claim> {
+    vec![bp_01(), bp_02(), bp_dep(), bp_03(), bp_04(), bp_05(), bp_06(), bp_07()]
+}
+
+/// W_i as an nalgebra matrix, J_i × J_{i+1} (C2).
+fn weight_matrix(net: &Network, i: usize) -> DMatrix<f64> {
+    DMatrix::from_fn(net.width(i), net.width(i + 1), |r, c| net.w(i, r + 1, c + 1))
+}
+
+/// Records the largest §4 identity error between two equally long vectors, or a shape
+/// violation when their lengths differ.
+fn compare(e: &mut MaxError, shapes: &mut Tally, a: &[f64], b: &[f64]) {
+    shapes.check(a.len() == b.len(), || format!("{} entries against {}", a.len(), b.len()));
+    for (x, y) in a.iter().zip(b) {
+        e.record(identity_error(*x, *y), 0.0);
+    }
+}
+
+/// Relative 1e-13 for a forward pass of ≤ 6 layers and widths ≤ 9: each IN is a sum of
+/// ≤ 10 products of O(1) terms (≤ 10 ε ≈ 2e-15 each), amplified by ≤ 1 per layer through
+/// tanh/sigmoid/softsign slopes ≤ 1 and |W| ≤ 1 row sums ≤ 9: ≈ 5 × 9 × 2e-15 ≈ 1e-13.
+const FORWARD_TOL: f64 = 1e-13;
+const FORWARD_WHY: &str = "≤ 10-term f64 dot products per unit, slopes ≤ 1, |W| ≤ 1, ≤ 6 layers";
+
+// ---------------------------------------------------------------- BP-01, BP-02
+
+#[derive(Clone, Copy)]
+enum ForwardBug {
+    TransposedWeights,
+    SourceBias,
+    ShiftedNeighbour,
+}
+
+/// O_i = f(W_{i−1}ᵀ·O_{i−1} + b_i), the matrix form, with the planted slips. `None` when
+/// the shapes do not fit (a transposed W on non-square layers).
+fn matrix_forward(net: &Network, x: &[f64], bug: Option<ForwardBug>) -> Option<Vec<Vec<f64>>> {
+    let mut outs = vec![x.to_vec()];
+    for i in 2..=net.n() {
+        let w = weight_matrix(net, i - 1);
+        let o = DVector::from_column_slice(&outs[i - 2]);
+        let b = DVector::from_column_slice(&net.biases[i - 2]);
+        let z = match bug {
+            Some(ForwardBug::TransposedWeights) => {
+                if w.ncols() != o.len() {
+                    return None;
+                }
+                &w * o + b
+            }
+            Some(ForwardBug::SourceBias) if i > 2 => {
+                // b_{i−1} where b_i belongs: wrong length unless J_{i−1} = J_i.
+                let prev = DVector::from_column_slice(&net.biases[i - 3]);
+                if prev.len() != b.len() {
+                    return None;
+                }
+                w.transpose() * o + prev
+            }
+            Some(ForwardBug::ShiftedNeighbour) => {
+                // Eq (2) as printed: O_{i−1, j−1} for every term, j the destination unit.
+                DVector::from_fn(w.ncols(), |k, _| {
+                    let neighbour = if k == 0 { 0.0 } else { o.get(k - 1).copied().unwrap_or(0.0) };
+                    (0..w.nrows()).map(|j| w[(j, k)]).sum::<f64>() * neighbour + b[k]
+                })
+            }
+            _ => w.transpose() * o + b,
+        };
+        let f = net.f(i);
+        outs.push(z.iter().map(|&v| f.f(v)).collect());
+    }
+    Some(outs)
+}
+
+/// The shared check of BP-01 and BP-02: the literal triple loop (eqs (1)–(2)) against the
+/// matrix form on non-square and on square networks, and O = f(IN) exactly.
+fn forward_check(bug: Option<ForwardBug>, ctx: &Ctx) -> Findings {
+    let mut rng = ctx.rng();
+    let mut e = MaxError::default();
+    let mut shapes = Tally::default();
+    let mut activation = Tally::default();
+    for c in 0..ctx.size(300, 20_000) {
+        // Every other network square (widths all 3), where a transposed W fits the shapes
+        // and only the values can reject it (CLAIMS.md BP-01).
+        let net = if c % 2 == 0 {
+            let f = super::fixtures::smooth(&mut rng);
+            let depth = rng.random_range(2..=6);
+            Network::from_fn(&vec![3; depth], &vec![f; depth - 1], || rng.random_range(-1.0..1.0))
+        } else {
+            let f = super::fixtures::smooth(&mut rng);
+            random_network(&mut rng, 2 + c % 5, 9, f)
+        };
+        let (x, _) = sample(&mut rng, &net);
+        let literal = spec::eq01_forward(&net, &x);
+        match matrix_forward(&net, &x, bug) {
+            None => shapes.check(false, || "W_{i−1} does not fit O_{i−1}".into()),
+            Some(outs) => {
+                for i in 2..=net.n() {
+                    compare(&mut e, &mut shapes, &literal.outs[i - 1], &outs[i - 1]);
+                    let f = net.f(i);
+                    for (o, z) in literal.outs[i - 1].iter().zip(&literal.ins[i - 1]) {
+                        activation.check(*o == f.f(*z), || format!("O = {o} but f(IN) = {}", f.f(*z)));
+                    }
+                }
+            }
+        }
+    }
+    let mut f = Findings::default();
+    f.bound("literal eqs (1)–(2) = matrix form f(Wᵀ·O + b), every unit", e.max, FORWARD_TOL, e.cases, FORWARD_WHY);
+    f.tally("shapes agree (non-square and square networks)", shapes);
+    f.tally("O_{i,j} = f(IN_{i,j}) exactly", activation);
+    f
+}
+
+// ANCHOR: bp_01
+fn bp_01() -> Claim {
+    Claim::checked(
+        "BP-01",
+        ROOM,
+        "eq (1)",
+        "O_{i,j_i} = f(Σ_{j} W_{i−1,j,j_i}·O_{i−1,j} + b_{i,j_i}) for i ≥ 2, O_{1,j} = x_j; the \
+         scalar triple loop equals the matrix form O_i = f(W_{i−1}ᵀ·O_{i−1} + b_i)",
+        PostVerdict::Correct,
+        &[
+            (ForwardBug::TransposedWeights, Planted::bug("transposed weights W_{i−1,j_i,j_{i−1}}")),
+            (ForwardBug::SourceBias, Planted::bug("bias taken from the source layer, b_{i−1}")),
+        ],
+        forward_check,
+    )
+}
+// ANCHOR_END: bp_01
+
+fn bp_02() -> Claim {
+    Claim::checked(
+        "BP-02",
+        ROOM,
+        "eq (2)",
+        "IN_{i,j_i} = Σ_{j_{i−1}} W_{i−1,j_{i−1},j_i}·O_{i−1,j_{i−1}} + b_{i,j_i} (the post prints \
+         O_{i−1,j−1}); O_{i,j} = f(IN_{i,j})",
+        PostVerdict::Typo,
+        &[(ForwardBug::ShiftedNeighbour, Planted::post("the printed index O_{i−1,j−1} (a shifted neighbour)"))],
+        forward_check,
+    )
+}
+
+// ---------------------------------------------------------------- BP-DEP
+
+#[derive(Clone, Copy)]
+enum DepBug {
+    TransposedIndexing,
+}
+
+/// The forward pass with W indexed W_{i,k,j} where W_{i,j,k} belongs (square layers only).
+fn transposed_forward(net: &Network, x: &[f64]) -> Vec<Vec<f64>> {
+    let mut outs = vec![x.to_vec()];
+    for i in 2..=net.n() {
+        let o = &outs[i - 2];
+        let next = (1..=net.width(i))
+            .map(|k| {
+                let z: f64 = (1..=net.width(i - 1)).map(|j| net.w(i - 1, k, j) * o[j - 1]).sum();
+                net.f(i).f(z + net.b(i, k))
+            })
+            .collect();
+        outs.push(next);
+    }
+    outs
+}
+
+// ANCHOR: bp_dep
+fn bp_dep() -> Claim {
+    Claim::checked(
+        "BP-DEP",
+        ROOM,
+        "text before eq (3)",
+        "W_{i,j,k} reaches unit k of layer i+1 and every unit of layers i+2..n, and no other unit: \
+         perturbing it leaves layers ≤ i and units k' ≠ k of layer i+1 bit-identical",
+        PostVerdict::Correct,
+        &[(DepBug::TransposedIndexing, Planted::bug("transposed indexing W_{i,k,j} in the forward pass"))],
+        |bug, ctx| {
+            let mut rng = ctx.rng();
+            let (mut untouched, mut moved, mut later) = (Tally::default(), Tally::default(), Tally::default());
+            for _ in 0..ctx.size(300, 20_000) {
+                // Square layers so the transposed variant runs; widths ≥ 2 so k' ≠ k exists.
+                let (depth, width) = (rng.random_range(3..=6), rng.random_range(2..=5));
+                let f = super::fixtures::smooth(&mut rng);
+                let net = Network::from_fn(&vec![width; depth], &vec![f; depth - 1], || rng.random_range(-1.0..1.0));
+                let (x, _) = sample(&mut rng, &net);
+                let (i, j, k) = (rng.random_range(1..depth), rng.random_range(1..=width), rng.random_range(1..=width));
+                let forward = |n: &Network| match bug {
+                    None => spec::eq01_forward(n, &x).outs,
+                    Some(DepBug::TransposedIndexing) => transposed_forward(n, &x),
+                };
+                let before = forward(&net);
+                if before[i - 1][j - 1] == 0.0 {
+                    continue; // O_{i,j} = 0: the perturbation cannot show (CLAIMS.md BP-DEP)
+                }
+                let mut bumped = net.clone();
+                bumped.weights[i - 1][j - 1][k - 1] += 1e-3;
+                let after = forward(&bumped);
+                let same = |l: usize, u: usize| before[l - 1][u - 1].to_bits() == after[l - 1][u - 1].to_bits();
+                let ok = (1..=i).all(|l| (1..=net.width(l)).all(|u| same(l, u)))
+                    && (1..=width).filter(|&u| u != k).all(|u| same(i + 1, u));
+                untouched.check(ok, || format!("W_{{{i},{j},{k}}} changed a unit it cannot reach"));
+                moved.check(!same(i + 1, k), || format!("W_{{{i},{j},{k}}} left O_{{{},{k}}} unchanged", i + 1));
+                // Generically every later unit moves (a tanh network has no exact cancellation).
+                let all_later = (i + 2..=depth).all(|l| (1..=width).all(|u| !same(l, u)));
+                later.check(all_later, || format!("W_{{{i},{j},{k}}} left a unit of layers > {} unchanged", i + 1));
+            }
+            let mut f = Findings::default();
+            f.tally("layers ≤ i and units k' ≠ k of layer i+1 bit-identical", untouched);
+            f.tally("unit k of layer i+1 changes", moved);
+            f.tally("every unit of layers i+2..n changes", later);
+            f
+        },
+    )
+}
+// ANCHOR_END: bp_dep
+
+// ---------------------------------------------------------------- BP-03
+
+#[derive(Clone, Copy)]
+enum ChainBug {
+    AppliedAtLastLayer,
+}
+
+/// Every weight derivative ∂O_{n,j_n}/∂W_{i,j,k} of `net` by `derivative`, against central
+/// differences of the forward pass; `last` selects i = n−1 (the base case) or i ≤ n−2.
+fn weight_derivatives_fd(
+    e: &mut MaxError,
+    net: &Network,
+    x: &[f64],
+    last: bool,
+    derivative: impl Fn(&Forward, usize, usize, usize, usize) -> f64,
+) {
+    let n = net.n();
+    let fwd = spec::eq01_forward(net, x);
+    let layers: Vec<usize> = if last { vec![n - 1] } else { (1..n.saturating_sub(1)).collect() };
+    for i in layers {
+        for j in 1..=net.width(i) {
+            for k in 1..=net.width(i + 1) {
+                let theta = net.w(i, j, k);
+                let h = gradcheck::step(theta);
+                let at = |v: f64| {
+                    let mut moved = net.clone();
+                    moved.weights[i - 1][j - 1][k - 1] = v;
+                    spec::eq01_forward(&moved, x).outs[n - 1].clone()
+                };
+                let (up, down) = (at(theta + h), at(theta - h));
+                for j_n in 1..=net.width(n) {
+                    let fd = (up[j_n - 1] - down[j_n - 1]) / (2.0 * h);
+                    e.record(band_ratio(derivative(&fwd, j_n, i, j, k), fd), theta);
+                }
+            }
+        }
+    }
+}
+
+// ANCHOR: bp_03
+fn bp_03() -> Claim {
+    Claim::checked(
+        "BP-03",
+        ROOM,
+        "eq (3)",
+        "for i ≤ n−2, ∂O_{n,j_n}/∂W_{i,j,k} = f'(IN_{n,j_n})·Σ_{j_{n−1}} W_{n−1,j_{n−1},j_n}·∂O_{n−1,j_{n−1}}/∂W_{i,j,k} \
+         (the post prints b_{n,x} for b_{n,j_n}); for i = n−1 the base case [j_n = k]·f'(IN_{n,k})·O_{n−1,j}",
+        PostVerdict::Typo,
+        &[(ChainBug::AppliedAtLastLayer, Planted::post("(3) applied at i = n−1, the unstated range: 0 for the last weights"))],
+        |bug, ctx| {
+            let mut rng = ctx.rng();
+            let (mut general, mut base) = (MaxError::default(), MaxError::default());
+            for net in networks(&mut rng, ctx.size(60, 1_500), 4).iter().filter(|n| n.n() >= 2) {
+                let (x, _) = sample(&mut rng, net);
+                let n = net.n();
+                let chain = |fwd: &Forward, j_n: usize, i: usize, j: usize, k: usize| match bug {
+                    // The general step at i = n−1: ∂O_{n−1}/∂W_{n−1} = 0, so the sum vanishes.
+                    Some(ChainBug::AppliedAtLastLayer) if i == n - 1 => 0.0,
+                    _ => spec::eq03_chain_rule(net, fwd, n, j_n, i, j, k),
+                };
+                weight_derivatives_fd(&mut general, net, &x, false, chain);
+                weight_derivatives_fd(&mut base, net, &x, true, chain);
+            }
+            let mut f = Findings::default();
+            f.bound("(3) against finite differences, i ≤ n−2", general.max, 1.0, general.cases, gradcheck::WHY);
+            f.bound("base case i = n−1 against finite differences", base.max, 1.0, base.cases, gradcheck::WHY);
+            f
+        },
+    )
+}
+// ANCHOR_END: bp_03
+
+// ---------------------------------------------------------------- BP-04
+
+#[derive(Clone, Copy)]
+enum PathBug {
+    ProductFromIPlusOne,
+    TransposedW,
+    MissingOutputSlope,
+    StaleIndex,
+}
+
+/// Calls `visit` with every path (j_{i+2}, …, j_{n−1}) as `path[x]` = j_x, the innermost
+/// index turning fastest: the nested sums of eqs (4)–(6).
+fn paths(net: &Network, lo: usize, hi: usize, path: &mut [usize], visit: &mut impl FnMut(&[usize])) {
+    if lo > hi {
+        visit(path);
+        return;
+    }
+    for j in 1..=net.width(hi) {
+        path[hi] = j;
+        paths(net, lo, hi - 1, path, visit);
+    }
+}
+
+/// Eq (4) with a planted slip, for i ≤ n−2 (`None` for the correct code is the spec).
+fn path_sum(net: &Network, fwd: &Forward, j_n: usize, i: usize, j: usize, k: usize, bug: Option<PathBug>) -> f64 {
+    let n = net.n();
+    let Some(bug) = bug else {
+        return spec::eq04_path_sum(net, fwd, j_n, i, j, k, &mut 0);
+    };
+    let fp = |l: usize, u: usize| spec::f_prime(net, fwd, l, u);
+    let mut path = vec![0; n + 1];
+    path[n] = j_n;
+    let mut sum = 0.0;
+    paths(net, i + 2, n - 1, &mut path, &mut |p| {
+        let mut term = if matches!(bug, PathBug::MissingOutputSlope) { 1.0 } else { fp(n, p[n]) };
+        for x in i + 2..=n - 1 {
+            // The stale index: the last factor's column read from the innermost sum's
+            // index j_{i+2} (wrapped into layer n) instead of j_n.
+            let col = if matches!(bug, PathBug::StaleIndex) && x == n - 1 { (p[i + 2] - 1) % net.width(n) + 1 } else { p[x + 1] };
+            term *= net.w(x, p[x], col) * fp(x, p[x]);
+        }
+        if matches!(bug, PathBug::ProductFromIPlusOne) {
+            term *= fp(i + 1, k); // the product started at x = i+1: f'(IN_{i+1,k}) twice
+        }
+        let w = if matches!(bug, PathBug::TransposedW) {
+            // W_{i+1,j_{i+2},k}: only defined when both indices fit the other way round.
+            if p[i + 2] > net.width(i + 1) || k > net.width(i + 2) {
+                return sum += f64::NAN;
+            }
+            net.w(i + 1, p[i + 2], k)
+        } else {
+            net.w(i + 1, k, p[i + 2])
+        };
+        sum += term * w * fp(i + 1, k) * fwd.o(i, j);
+    });
+    sum
+}
+
+// ANCHOR: bp_04
+fn bp_04() -> Claim {
+    Claim::checked(
+        "BP-04",
+        ROOM,
+        "eq (4)",
+        "∂O_{n,j_n}/∂W_{i,j,k} = Σ_{paths} f'(IN_{n,j_n})·Π_{x=i+2}^{n−1}[W_{x,j_x,j_{x+1}}·f'(IN_{x,j_x})]·W_{i+1,k,j_{i+2}}·f'(IN_{i+1,k})·O_{i,j} \
+         (the post prints W_{n−1,j_{n−1},x}); path sum = recurrence (7) = finite differences",
+        PostVerdict::Typo,
+        &[
+            (PathBug::ProductFromIPlusOne, Planted::bug("product from x = i+1: f'(IN_{i+1}) counted twice")),
+            (PathBug::TransposedW, Planted::bug("W_{i+1,j_{i+2},k} (transposed)")),
+            (PathBug::MissingOutputSlope, Planted::bug("f'(IN_{n,j_n}) missing")),
+            (PathBug::StaleIndex, Planted::post("the printed W_{n−1,j_{n−1},x}, x a stale loop index")),
+        ],
+        |bug, ctx| {
+            let mut rng = ctx.rng();
+            let (mut vs_rec, mut vs_fd) = (MaxError::default(), MaxError::default());
+            for net in networks(&mut rng, ctx.size(60, 1_500), 4) {
+                let n = net.n();
+                if n < 3 {
+                    continue; // (4) needs i ≤ n−2
+                }
+                let (x, _) = sample(&mut rng, &net);
+                let fwd = spec::eq01_forward(&net, &x);
+                for j_n in 1..=net.width(n) {
+                    let d = spec::eq07_all_layers(&net, &fwd, j_n, &mut 0);
+                    for i in 1..=n - 2 {
+                        for j in 1..=net.width(i) {
+                            for k in 1..=net.width(i + 1) {
+                                let p = path_sum(&net, &fwd, j_n, i, j, k, bug);
+                                let r = spec::eq07_weight_derivative(&net, &fwd, &d, i, j, k, &mut 0);
+                                vs_rec.record(identity_error(p, r), 0.0);
+                            }
+                        }
+                    }
+                }
+                weight_derivatives_fd(&mut vs_fd, &net, &x, false, |fwd, j_n, i, j, k| path_sum(&net, fwd, j_n, i, j, k, bug));
+            }
+            let mut f = Findings::default();
+            f.bound(
+                "path sum (4) = recurrence (7) then (14)'s first step, every (j_n, i ≤ n−2, j, k)",
+                vs_rec.max,
+                1e-12,
+                vs_rec.cases,
+                "the same products summed in another order: ≤ 4^4 paths of ≤ 11 factors, a few ε each",
+            );
+            f.bound("path sum (4) against finite differences", vs_fd.max, 1.0, vs_fd.cases, gradcheck::WHY);
+            f
+        },
+    )
+}
+// ANCHOR_END: bp_04
+
+// ---------------------------------------------------------------- BP-05, BP-06, BP-07
+
+/// ∂O_{n,j_n}/∂O_{l,·} by central differences, O_l treated as a free input (C4).
+fn node_fd(net: &Network, fwd: &Forward, l: usize, j_n: usize, u: usize) -> f64 {
+    let o_l = fwd.outs[l - 1].clone();
+    vector_fd(|v| spec::eq01_forward_from(net, l, v)[j_n - 1], &o_l, u - 1)
+}
+
+#[derive(Clone, Copy)]
+enum NodeBug {
+    SlopeAtSource,
+}
+
+// ANCHOR: bp_05
+fn bp_05() -> Claim {
+    Claim::checked(
+        "BP-05",
+        ROOM,
+        "eq (5)",
+        "∂O_{n,j_n}/∂O_{i+1,j_{i+1}} = Σ_{paths} f'(IN_{n,j_n})·Π_{x=i+2}^{n−1}[W_{x,j_x,j_{x+1}}·f'(IN_{x,j_x})]·W_{i+1,j_{i+1},j_{i+2}}·1",
+        PostVerdict::Correct,
+        &[(NodeBug::SlopeAtSource, Planted::bug("an extra f'(IN_{i+1,j_{i+1}}): the derivative by IN, not O"))],
+        |bug, ctx| {
+            let mut rng = ctx.rng();
+            let mut e = MaxError::default();
+            for net in networks(&mut rng, ctx.size(60, 1_500), 4) {
+                let n = net.n();
+                let (x, _) = sample(&mut rng, &net);
+                let fwd = spec::eq01_forward(&net, &x);
+                for i in 0..=n.saturating_sub(2) {
+                    for u in 1..=net.width(i + 1) {
+                        for j_n in 1..=net.width(n) {
+                            let mut p = spec::eq05_path_sum(&net, &fwd, j_n, i, u, &mut 0);
+                            if bug.is_some() && i >= 1 {
+                                p *= spec::f_prime(&net, &fwd, i + 1, u);
+                            }
+                            e.record(band_ratio(p, node_fd(&net, &fwd, i + 1, j_n, u)), 0.0);
+                        }
+                    }
+                }
+            }
+            let mut f = Findings::default();
+            f.bound("path sum (5) against finite differences in O_{i+1}", e.max, 1.0, e.cases, gradcheck::WHY);
+            f
+        },
+    )
+}
+// ANCHOR_END: bp_05
+
+#[derive(Clone, Copy)]
+enum Eq6Bug {
+    StaleColumn,
+}
+
+/// Eq (6) as printed: W_{i+1,j_{i+1},j_{x+2}} read with the index the product loop left at
+/// j_n, for i ≤ n−2 (for i = n−1 there is no such factor and the spec is used).
+fn eq06_stale(net: &Network, fwd: &Forward, j_n: usize, i: usize, j_i: usize) -> f64 {
+    let n = net.n();
+    if i == n - 1 {
+        return spec::eq06_path_sum(net, fwd, j_n, i, j_i, &mut 0);
+    }
+    let fp = |l: usize, u: usize| spec::f_prime(net, fwd, l, u);
+    let mut sum = 0.0;
+    for j_next in 1..=net.width(i + 1) {
+        let mut path = vec![0; n + 1];
+        path[n] = j_n;
+        paths(net, i + 2, n - 1, &mut path, &mut |p| {
+            let mut term = fp(n, p[n]);
+            for x in i + 2..=n - 1 {
+                term *= net.w(x, p[x], p[x + 1]) * fp(x, p[x]);
+            }
+            let col = (j_n - 1) % net.width(i + 2) + 1; // stale: the loop's last j_{x+1} = j_n
+            sum += term * net.w(i + 1, j_next, col) * fp(i + 1, j_next) * net.w(i, j_i, j_next);
+        });
+    }
+    sum
+}
+
+// ANCHOR: bp_06
+fn bp_06() -> Claim {
+    Claim::checked(
+        "BP-06",
+        ROOM,
+        "eq (6)",
+        "∂O_{n,j_n}/∂O_{i,j_i} = Σ_{j_{i+1}} Σ_{paths} f'(IN_{n,j_n})·Π[W·f']·W_{i+1,j_{i+1},j_{i+2}}·f'(IN_{i+1,j_{i+1}})·W_{i,j_i,j_{i+1}} \
+         (the post prints f'(IN_{n,k}) and W_{i+1,j_{i+1},j_{x+2}})",
+        PostVerdict::Typo,
+        &[(Eq6Bug::StaleColumn, Planted::post("the printed W_{i+1,j_{i+1},j_{x+2}}: an index left by the product loop"))],
+        |bug, ctx| {
+            let mut rng = ctx.rng();
+            let mut e = MaxError::default();
+            for net in networks(&mut rng, ctx.size(60, 1_500), 4) {
+                let n = net.n();
+                let (x, _) = sample(&mut rng, &net);
+                let fwd = spec::eq01_forward(&net, &x);
+                for i in 1..n {
+                    for u in 1..=net.width(i) {
+                        for j_n in 1..=net.width(n) {
+                            let p = match bug {
+                                None => spec::eq06_path_sum(&net, &fwd, j_n, i, u, &mut 0),
+                                Some(Eq6Bug::StaleColumn) => eq06_stale(&net, &fwd, j_n, i, u),
+                            };
+                            e.record(band_ratio(p, node_fd(&net, &fwd, i, j_n, u)), 0.0);
+                        }
+                    }
+                }
+            }
+            let mut f = Findings::default();
+            f.bound("path sum (6) against finite differences in O_i", e.max, 1.0, e.cases, gradcheck::WHY);
+            f
+        },
+    )
+}
+// ANCHOR_END: bp_06
+
+#[derive(Clone, Copy)]
+enum RecurrenceBug {
+    SlopeOneLayerOff,
+    TransposedW,
+    SlopeOfOutput,
+}
+
+/// Eq (7) with a planted slip; `None` when a transposed W does not fit the shapes.
+fn recurrence(net: &Network, fwd: &Forward, i: usize, d_next: &[f64], bug: Option<RecurrenceBug>) -> Option<Vec<f64>> {
+    let Some(bug) = bug else {
+        return Some(spec::eq07_recurrence(net, fwd, i, d_next, &mut 0));
+    };
+    if matches!(bug, RecurrenceBug::TransposedW) && net.width(i) != net.width(i + 1) {
+        return None;
+    }
+    let slope = |u: usize| match bug {
+        // f'(IN_{i,j_i}): the input layer has no IN, so the bug can only show for i ≥ 2.
+        RecurrenceBug::SlopeOneLayerOff if i >= 2 => spec::f_prime(net, fwd, i, u.min(net.width(i))),
+        RecurrenceBug::SlopeOneLayerOff => 1.0,
+        // tanh'(O) = 1 − tanh²(O) where 1 − O² belongs: f' applied to the output.
+        RecurrenceBug::SlopeOfOutput => net.f(i + 1).derivative(fwd.o(i + 1, u)),
+        RecurrenceBug::TransposedW => spec::f_prime(net, fwd, i + 1, u),
+    };
+    Some(
+        (1..=net.width(i))
+            .map(|j_i| {
+                (1..=net.width(i + 1))
+                    .map(|u| {
+                        let w = if matches!(bug, RecurrenceBug::TransposedW) { net.w(i, u, j_i) } else { net.w(i, j_i, u) };
+                        let s = if matches!(bug, RecurrenceBug::SlopeOneLayerOff) { slope(j_i) } else { slope(u) };
+                        s * w * d_next[u - 1]
+                    })
+                    .sum()
+            })
+            .collect(),
+    )
+}
+
+// ANCHOR: bp_07
+fn bp_07() -> Claim {
+    Claim::checked(
+        "BP-07",
+        ROOM,
+        "eq (7) (boxed)",
+        "∂O_{n,k}/∂O_{i,j_i} = Σ_{j_{i+1}} f'(IN_{i+1,j_{i+1}})·W_{i,j_i,j_{i+1}}·∂O_{n,k}/∂O_{i+1,j_{i+1}}, base case [j = k]; \
+         recurrence = path sum (6) = finite differences; J_{n←i} = J_{n←i+1}·J_{i+1←i}",
+        PostVerdict::Correct,
+        &[
+            (RecurrenceBug::SlopeOneLayerOff, Planted::bug("f'(IN_{i,j_i}) for f'(IN_{i+1,j_{i+1}}) (a layer off)")),
+            (RecurrenceBug::TransposedW, Planted::bug("W_{i,j_{i+1},j_i} (transposed)")),
+            (RecurrenceBug::SlopeOfOutput, Planted::bug("f' of the output: 1 − tanh²(O) for 1 − O²")),
+        ],
+        |bug, ctx| {
+            let mut rng = ctx.rng();
+            let (mut vs_path, mut vs_fd, mut chain) = (MaxError::default(), MaxError::default(), MaxError::default());
+            let mut shapes = Tally::default();
+            for c in 0..ctx.size(60, 1_500) {
+                // Half the networks square, so the transposed W fits and only values reject it;
+                // tanh throughout so that "f' of the output" differs from the right slope.
+                let depth = 2 + c % 5;
+                let net = if c % 2 == 0 {
+                    Network::from_fn(&vec![3; depth], &vec![Activation::Tanh; depth - 1], || rng.random_range(-1.0..1.0))
+                } else {
+                    random_network(&mut rng, depth, 4, Activation::Tanh)
+                };
+                let n = net.n();
+                let (x, _) = sample(&mut rng, &net);
+                let fwd = spec::eq01_forward(&net, &x);
+                for k in 1..=net.width(n) {
+                    // d[l − 1] = ∂O_{n,k}/∂O_{l,·}, run down from the base case.
+                    let mut d = vec![Vec::new(); n];
+                    d[n - 1] = (1..=net.width(n)).map(|j| f64::from(u8::from(j == k))).collect();
+                    for i in (1..n).rev() {
+                        let next = recurrence(&net, &fwd, i, &d[i], bug);
+                        shapes.check(next.is_some(), || format!("W_{i} does not fit ∂O_n/∂O_{}", i + 1));
+                        d[i - 1] = next.unwrap_or_else(|| vec![f64::NAN; net.width(i)]);
+                    }
+                    for i in 1..n {
+                        for u in 1..=net.width(i) {
+                            let r = d[i - 1][u - 1];
+                            vs_path.record(identity_error(r, spec::eq06_path_sum(&net, &fwd, k, i, u, &mut 0)), 0.0);
+                            vs_fd.record(band_ratio(r, node_fd(&net, &fwd, i, k, u)), 0.0);
+                            // Matrix chain rule: J_{n←i} = J_{n←i+1}·J_{i+1←i}, entry (k, u).
+                            let via: f64 = (1..=net.width(i + 1))
+                                .map(|v| d[i][v - 1] * spec::f_prime(&net, &fwd, i + 1, v) * net.w(i, u, v))
+                                .sum();
+                            chain.record(identity_error(r, via), 0.0);
+                        }
+                    }
+                }
+            }
+            let mut f = Findings::default();
+            f.bound("recurrence (7) = path sum (6), full Jacobian ∂O_n/∂O_i", vs_path.max, 1e-12, vs_path.cases, "the same products in another order, ≤ 4^4 paths");
+            f.bound("recurrence (7) against finite differences", vs_fd.max, 1.0, vs_fd.cases, gradcheck::WHY);
+            f.bound("J_{n←i} = J_{n←i+1}·J_{i+1←i}", chain.max, 1e-12, chain.cases, "one ≤ 4-term sum of O(1) products");
+            f.tally("shapes fit", shapes);
+            f
+        },
+    )
+}
+// ANCHOR_END: bp_07

@@ -1,0 +1,1 @@
+//! Training-procedure properties (being written).
