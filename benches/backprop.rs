@@ -112,5 +112,36 @@ fn step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, step);
+/// The literal f64 derivation (per-sample loops of eqs (1)–(17)) on a small network, for
+/// scale: one SGD step (17) of a 4-8-8-1 tanh network on a batch of 16.
+fn literal(c: &mut Criterion) {
+    use derivations::backprop as spec;
+    let mut rng = ChaCha8Rng::seed_from_u64(16);
+    let widths = [4, 8, 8];
+    let net = spec::Network::from_fn(&widths, &[spec::Activation::Tanh; 2], || {
+        rng.random_range(-1.0..1.0)
+    });
+    let batch: Vec<spec::Sample> = (0..16)
+        .map(|_| {
+            (
+                (0..4).map(|_| rng.random_range(-1.0..1.0)).collect(),
+                rng.random_range(-1.0..1.0),
+            )
+        })
+        .collect();
+    // Products as in `product_flops`, with the output unit as a third layer of width 1.
+    let dims = [4, 8, 8, 1];
+    let flops: u64 = (0..3)
+        .map(|i| 4 * (dims[i] * dims[i + 1] * 16) as u64)
+        .sum::<u64>()
+        - 2 * (dims[0] * dims[1] * 16) as u64;
+    let mut group = c.benchmark_group("backprop/literal");
+    group.throughput(Throughput::Elements(flops));
+    group.bench_function("f64/4-8-8-1x16", |b| {
+        b.iter(|| black_box(spec::eq17_sgd_update(&net, &batch, 1e-3)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, step, literal);
 criterion_main!(benches);

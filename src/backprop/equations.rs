@@ -16,18 +16,31 @@ use derivations::backprop::{self as spec, Activation, Forward, Network};
 const ROOM: &str = "backprop";
 
 pub(super) fn claims() -> Vec<Claim> {
-    vec![bp_01(), bp_02(), bp_dep(), bp_03(), bp_04(), bp_05(), bp_06(), bp_07()]
+    vec![
+        bp_01(),
+        bp_02(),
+        bp_dep(),
+        bp_03(),
+        bp_04(),
+        bp_05(),
+        bp_06(),
+        bp_07(),
+    ]
 }
 
 /// W_i as an nalgebra matrix, J_i × J_{i+1} (C2).
 fn weight_matrix(net: &Network, i: usize) -> DMatrix<f64> {
-    DMatrix::from_fn(net.width(i), net.width(i + 1), |r, c| net.w(i, r + 1, c + 1))
+    DMatrix::from_fn(net.width(i), net.width(i + 1), |r, c| {
+        net.w(i, r + 1, c + 1)
+    })
 }
 
 /// Records the largest §4 identity error between two equally long vectors, or a shape
 /// violation when their lengths differ.
 fn compare(e: &mut MaxError, shapes: &mut Tally, a: &[f64], b: &[f64]) {
-    shapes.check(a.len() == b.len(), || format!("{} entries against {}", a.len(), b.len()));
+    shapes.check(a.len() == b.len(), || {
+        format!("{} entries against {}", a.len(), b.len())
+    });
     for (x, y) in a.iter().zip(b) {
         e.record(identity_error(*x, *y), 0.0);
     }
@@ -74,7 +87,11 @@ fn matrix_forward(net: &Network, x: &[f64], bug: Option<ForwardBug>) -> Option<V
             Some(ForwardBug::ShiftedNeighbour) => {
                 // Eq (2) as printed: O_{i−1, j−1} for every term, j the destination unit.
                 DVector::from_fn(w.ncols(), |k, _| {
-                    let neighbour = if k == 0 { 0.0 } else { o.get(k - 1).copied().unwrap_or(0.0) };
+                    let neighbour = if k == 0 {
+                        0.0
+                    } else {
+                        o.get(k - 1).copied().unwrap_or(0.0)
+                    };
                     (0..w.nrows()).map(|j| w[(j, k)]).sum::<f64>() * neighbour + b[k]
                 })
             }
@@ -99,7 +116,9 @@ fn forward_check(bug: Option<ForwardBug>, ctx: &Ctx) -> Findings {
         let net = if c % 2 == 0 {
             let f = super::fixtures::smooth(&mut rng);
             let depth = rng.random_range(2..=6);
-            Network::from_fn(&vec![3; depth], &vec![f; depth - 1], || rng.random_range(-1.0..1.0))
+            Network::from_fn(&vec![3; depth], &vec![f; depth - 1], || {
+                rng.random_range(-1.0..1.0)
+            })
         } else {
             let f = super::fixtures::smooth(&mut rng);
             random_network(&mut rng, 2 + c % 5, 9, f)
@@ -113,14 +132,21 @@ fn forward_check(bug: Option<ForwardBug>, ctx: &Ctx) -> Findings {
                     compare(&mut e, &mut shapes, &literal.outs[i - 1], &outs[i - 1]);
                     let f = net.f(i);
                     for (o, z) in literal.outs[i - 1].iter().zip(&literal.ins[i - 1]) {
-                        activation.check(*o == f.f(*z), || format!("O = {o} but f(IN) = {}", f.f(*z)));
+                        activation
+                            .check(*o == f.f(*z), || format!("O = {o} but f(IN) = {}", f.f(*z)));
                     }
                 }
             }
         }
     }
     let mut f = Findings::default();
-    f.bound("literal eqs (1)–(2) = matrix form f(Wᵀ·O + b), every unit", e.max, FORWARD_TOL, e.cases, FORWARD_WHY);
+    f.bound(
+        "literal eqs (1)–(2) = matrix form f(Wᵀ·O + b), every unit",
+        e.max,
+        FORWARD_TOL,
+        e.cases,
+        FORWARD_WHY,
+    );
     f.tally("shapes agree (non-square and square networks)", shapes);
     f.tally("O_{i,j} = f(IN_{i,j}) exactly", activation);
     f
@@ -136,8 +162,14 @@ fn bp_01() -> Claim {
          scalar triple loop equals the matrix form O_i = f(W_{i−1}ᵀ·O_{i−1} + b_i)",
         PostVerdict::Correct,
         &[
-            (ForwardBug::TransposedWeights, Planted::bug("transposed weights W_{i−1,j_i,j_{i−1}}")),
-            (ForwardBug::SourceBias, Planted::bug("bias taken from the source layer, b_{i−1}")),
+            (
+                ForwardBug::TransposedWeights,
+                Planted::bug("transposed weights W_{i−1,j_i,j_{i−1}}"),
+            ),
+            (
+                ForwardBug::SourceBias,
+                Planted::bug("bias taken from the source layer, b_{i−1}"),
+            ),
         ],
         forward_check,
     )
@@ -152,7 +184,10 @@ fn bp_02() -> Claim {
         "IN_{i,j_i} = Σ_{j_{i−1}} W_{i−1,j_{i−1},j_i}·O_{i−1,j_{i−1}} + b_{i,j_i} (the post prints \
          O_{i−1,j−1}); O_{i,j} = f(IN_{i,j})",
         PostVerdict::Typo,
-        &[(ForwardBug::ShiftedNeighbour, Planted::post("the printed index O_{i−1,j−1} (a shifted neighbour)"))],
+        &[(
+            ForwardBug::ShiftedNeighbour,
+            Planted::post("the printed index O_{i−1,j−1} (a shifted neighbour)"),
+        )],
         forward_check,
     )
 }
@@ -171,7 +206,9 @@ fn transposed_forward(net: &Network, x: &[f64]) -> Vec<Vec<f64>> {
         let o = &outs[i - 2];
         let next = (1..=net.width(i))
             .map(|k| {
-                let z: f64 = (1..=net.width(i - 1)).map(|j| net.w(i - 1, k, j) * o[j - 1]).sum();
+                let z: f64 = (1..=net.width(i - 1))
+                    .map(|j| net.w(i - 1, k, j) * o[j - 1])
+                    .sum();
                 net.f(i).f(z + net.b(i, k))
             })
             .collect();
@@ -189,17 +226,27 @@ fn bp_dep() -> Claim {
         "W_{i,j,k} reaches unit k of layer i+1 and every unit of layers i+2..n, and no other unit: \
          perturbing it leaves layers ≤ i and units k' ≠ k of layer i+1 bit-identical",
         PostVerdict::Correct,
-        &[(DepBug::TransposedIndexing, Planted::bug("transposed indexing W_{i,k,j} in the forward pass"))],
+        &[(
+            DepBug::TransposedIndexing,
+            Planted::bug("transposed indexing W_{i,k,j} in the forward pass"),
+        )],
         |bug, ctx| {
             let mut rng = ctx.rng();
-            let (mut untouched, mut moved, mut later) = (Tally::default(), Tally::default(), Tally::default());
+            let (mut untouched, mut moved, mut later) =
+                (Tally::default(), Tally::default(), Tally::default());
             for _ in 0..ctx.size(300, 20_000) {
                 // Square layers so the transposed variant runs; widths ≥ 2 so k' ≠ k exists.
                 let (depth, width) = (rng.random_range(3..=6), rng.random_range(2..=5));
                 let f = super::fixtures::smooth(&mut rng);
-                let net = Network::from_fn(&vec![width; depth], &vec![f; depth - 1], || rng.random_range(-1.0..1.0));
+                let net = Network::from_fn(&vec![width; depth], &vec![f; depth - 1], || {
+                    rng.random_range(-1.0..1.0)
+                });
                 let (x, _) = sample(&mut rng, &net);
-                let (i, j, k) = (rng.random_range(1..depth), rng.random_range(1..=width), rng.random_range(1..=width));
+                let (i, j, k) = (
+                    rng.random_range(1..depth),
+                    rng.random_range(1..=width),
+                    rng.random_range(1..=width),
+                );
                 let forward = |n: &Network| match bug {
                     None => spec::eq01_forward(n, &x).outs,
                     Some(DepBug::TransposedIndexing) => transposed_forward(n, &x),
@@ -211,17 +258,31 @@ fn bp_dep() -> Claim {
                 let mut bumped = net.clone();
                 bumped.weights[i - 1][j - 1][k - 1] += 1e-3;
                 let after = forward(&bumped);
-                let same = |l: usize, u: usize| before[l - 1][u - 1].to_bits() == after[l - 1][u - 1].to_bits();
+                let same = |l: usize, u: usize| {
+                    before[l - 1][u - 1].to_bits() == after[l - 1][u - 1].to_bits()
+                };
                 let ok = (1..=i).all(|l| (1..=net.width(l)).all(|u| same(l, u)))
                     && (1..=width).filter(|&u| u != k).all(|u| same(i + 1, u));
-                untouched.check(ok, || format!("W_{{{i},{j},{k}}} changed a unit it cannot reach"));
-                moved.check(!same(i + 1, k), || format!("W_{{{i},{j},{k}}} left O_{{{},{k}}} unchanged", i + 1));
+                untouched.check(ok, || {
+                    format!("W_{{{i},{j},{k}}} changed a unit it cannot reach")
+                });
+                moved.check(!same(i + 1, k), || {
+                    format!("W_{{{i},{j},{k}}} left O_{{{},{k}}} unchanged", i + 1)
+                });
                 // Generically every later unit moves (a tanh network has no exact cancellation).
                 let all_later = (i + 2..=depth).all(|l| (1..=width).all(|u| !same(l, u)));
-                later.check(all_later, || format!("W_{{{i},{j},{k}}} left a unit of layers > {} unchanged", i + 1));
+                later.check(all_later, || {
+                    format!(
+                        "W_{{{i},{j},{k}}} left a unit of layers > {} unchanged",
+                        i + 1
+                    )
+                });
             }
             let mut f = Findings::default();
-            f.tally("layers ≤ i and units k' ≠ k of layer i+1 bit-identical", untouched);
+            f.tally(
+                "layers ≤ i and units k' ≠ k of layer i+1 bit-identical",
+                untouched,
+            );
             f.tally("unit k of layer i+1 changes", moved);
             f.tally("every unit of layers i+2..n changes", later);
             f
@@ -248,7 +309,11 @@ fn weight_derivatives_fd(
 ) {
     let n = net.n();
     let fwd = spec::eq01_forward(net, x);
-    let layers: Vec<usize> = if last { vec![n - 1] } else { (1..n.saturating_sub(1)).collect() };
+    let layers: Vec<usize> = if last {
+        vec![n - 1]
+    } else {
+        (1..n.saturating_sub(1)).collect()
+    };
     for i in layers {
         for j in 1..=net.width(i) {
             for k in 1..=net.width(i + 1) {
@@ -278,11 +343,17 @@ fn bp_03() -> Claim {
         "for i ≤ n−2, ∂O_{n,j_n}/∂W_{i,j,k} = f'(IN_{n,j_n})·Σ_{j_{n−1}} W_{n−1,j_{n−1},j_n}·∂O_{n−1,j_{n−1}}/∂W_{i,j,k} \
          (the post prints b_{n,x} for b_{n,j_n}); for i = n−1 the base case [j_n = k]·f'(IN_{n,k})·O_{n−1,j}",
         PostVerdict::Typo,
-        &[(ChainBug::AppliedAtLastLayer, Planted::post("(3) applied at i = n−1, the unstated range: 0 for the last weights"))],
+        &[(
+            ChainBug::AppliedAtLastLayer,
+            Planted::post("(3) applied at i = n−1, the unstated range: 0 for the last weights"),
+        )],
         |bug, ctx| {
             let mut rng = ctx.rng();
             let (mut general, mut base) = (MaxError::default(), MaxError::default());
-            for net in networks(&mut rng, ctx.size(60, 1_500), 4).iter().filter(|n| n.n() >= 2) {
+            for net in networks(&mut rng, ctx.size(60, 1_500), 4)
+                .iter()
+                .filter(|n| n.n() >= 2)
+            {
                 let (x, _) = sample(&mut rng, net);
                 let n = net.n();
                 let chain = |fwd: &Forward, j_n: usize, i: usize, j: usize, k: usize| match bug {
@@ -294,8 +365,20 @@ fn bp_03() -> Claim {
                 weight_derivatives_fd(&mut base, net, &x, true, chain);
             }
             let mut f = Findings::default();
-            f.bound("(3) against finite differences, i ≤ n−2", general.max, 1.0, general.cases, gradcheck::WHY);
-            f.bound("base case i = n−1 against finite differences", base.max, 1.0, base.cases, gradcheck::WHY);
+            f.bound(
+                "(3) against finite differences, i ≤ n−2",
+                general.max,
+                1.0,
+                general.cases,
+                gradcheck::WHY,
+            );
+            f.bound(
+                "base case i = n−1 against finite differences",
+                base.max,
+                1.0,
+                base.cases,
+                gradcheck::WHY,
+            );
             f
         },
     )
@@ -314,7 +397,13 @@ enum PathBug {
 
 /// Calls `visit` with every path (j_{i+2}, …, j_{n−1}) as `path[x]` = j_x, the innermost
 /// index turning fastest: the nested sums of eqs (4)–(6).
-fn paths(net: &Network, lo: usize, hi: usize, path: &mut [usize], visit: &mut impl FnMut(&[usize])) {
+fn paths(
+    net: &Network,
+    lo: usize,
+    hi: usize,
+    path: &mut [usize],
+    visit: &mut impl FnMut(&[usize]),
+) {
     if lo > hi {
         visit(path);
         return;
@@ -326,7 +415,15 @@ fn paths(net: &Network, lo: usize, hi: usize, path: &mut [usize], visit: &mut im
 }
 
 /// Eq (4) with a planted slip, for i ≤ n−2 (`None` for the correct code is the spec).
-fn path_sum(net: &Network, fwd: &Forward, j_n: usize, i: usize, j: usize, k: usize, bug: Option<PathBug>) -> f64 {
+fn path_sum(
+    net: &Network,
+    fwd: &Forward,
+    j_n: usize,
+    i: usize,
+    j: usize,
+    k: usize,
+    bug: Option<PathBug>,
+) -> f64 {
     let n = net.n();
     let Some(bug) = bug else {
         return spec::eq04_path_sum(net, fwd, j_n, i, j, k, &mut 0);
@@ -336,11 +433,19 @@ fn path_sum(net: &Network, fwd: &Forward, j_n: usize, i: usize, j: usize, k: usi
     path[n] = j_n;
     let mut sum = 0.0;
     paths(net, i + 2, n - 1, &mut path, &mut |p| {
-        let mut term = if matches!(bug, PathBug::MissingOutputSlope) { 1.0 } else { fp(n, p[n]) };
+        let mut term = if matches!(bug, PathBug::MissingOutputSlope) {
+            1.0
+        } else {
+            fp(n, p[n])
+        };
         for x in i + 2..=n - 1 {
             // The stale index: the last factor's column read from the innermost sum's
             // index j_{i+2} (wrapped into layer n) instead of j_n.
-            let col = if matches!(bug, PathBug::StaleIndex) && x == n - 1 { (p[i + 2] - 1) % net.width(n) + 1 } else { p[x + 1] };
+            let col = if matches!(bug, PathBug::StaleIndex) && x == n - 1 {
+                (p[i + 2] - 1) % net.width(n) + 1
+            } else {
+                p[x + 1]
+            };
             term *= net.w(x, p[x], col) * fp(x, p[x]);
         }
         if matches!(bug, PathBug::ProductFromIPlusOne) {
@@ -370,10 +475,22 @@ fn bp_04() -> Claim {
          (the post prints W_{n−1,j_{n−1},x}); path sum = recurrence (7) = finite differences",
         PostVerdict::Typo,
         &[
-            (PathBug::ProductFromIPlusOne, Planted::bug("product from x = i+1: f'(IN_{i+1}) counted twice")),
-            (PathBug::TransposedW, Planted::bug("W_{i+1,j_{i+2},k} (transposed)")),
-            (PathBug::MissingOutputSlope, Planted::bug("f'(IN_{n,j_n}) missing")),
-            (PathBug::StaleIndex, Planted::post("the printed W_{n−1,j_{n−1},x}, x a stale loop index")),
+            (
+                PathBug::ProductFromIPlusOne,
+                Planted::bug("product from x = i+1: f'(IN_{i+1}) counted twice"),
+            ),
+            (
+                PathBug::TransposedW,
+                Planted::bug("W_{i+1,j_{i+2},k} (transposed)"),
+            ),
+            (
+                PathBug::MissingOutputSlope,
+                Planted::bug("f'(IN_{n,j_n}) missing"),
+            ),
+            (
+                PathBug::StaleIndex,
+                Planted::post("the printed W_{n−1,j_{n−1},x}, x a stale loop index"),
+            ),
         ],
         |bug, ctx| {
             let mut rng = ctx.rng();
@@ -391,13 +508,16 @@ fn bp_04() -> Claim {
                         for j in 1..=net.width(i) {
                             for k in 1..=net.width(i + 1) {
                                 let p = path_sum(&net, &fwd, j_n, i, j, k, bug);
-                                let r = spec::eq07_weight_derivative(&net, &fwd, &d, i, j, k, &mut 0);
+                                let r =
+                                    spec::eq07_weight_derivative(&net, &fwd, &d, i, j, k, &mut 0);
                                 vs_rec.record(identity_error(p, r), 0.0);
                             }
                         }
                     }
                 }
-                weight_derivatives_fd(&mut vs_fd, &net, &x, false, |fwd, j_n, i, j, k| path_sum(&net, fwd, j_n, i, j, k, bug));
+                weight_derivatives_fd(&mut vs_fd, &net, &x, false, |fwd, j_n, i, j, k| {
+                    path_sum(&net, fwd, j_n, i, j, k, bug)
+                });
             }
             let mut f = Findings::default();
             f.bound(
@@ -407,7 +527,13 @@ fn bp_04() -> Claim {
                 vs_rec.cases,
                 "the same products summed in another order: ≤ 4^4 paths of ≤ 11 factors, a few ε each",
             );
-            f.bound("path sum (4) against finite differences", vs_fd.max, 1.0, vs_fd.cases, gradcheck::WHY);
+            f.bound(
+                "path sum (4) against finite differences",
+                vs_fd.max,
+                1.0,
+                vs_fd.cases,
+                gradcheck::WHY,
+            );
             f
         },
     )
@@ -435,7 +561,10 @@ fn bp_05() -> Claim {
         "eq (5)",
         "∂O_{n,j_n}/∂O_{i+1,j_{i+1}} = Σ_{paths} f'(IN_{n,j_n})·Π_{x=i+2}^{n−1}[W_{x,j_x,j_{x+1}}·f'(IN_{x,j_x})]·W_{i+1,j_{i+1},j_{i+2}}·1",
         PostVerdict::Correct,
-        &[(NodeBug::SlopeAtSource, Planted::bug("an extra f'(IN_{i+1,j_{i+1}}): the derivative by IN, not O"))],
+        &[(
+            NodeBug::SlopeAtSource,
+            Planted::bug("an extra f'(IN_{i+1,j_{i+1}}): the derivative by IN, not O"),
+        )],
         |bug, ctx| {
             let mut rng = ctx.rng();
             let mut e = MaxError::default();
@@ -456,7 +585,13 @@ fn bp_05() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound("path sum (5) against finite differences in O_{i+1}", e.max, 1.0, e.cases, gradcheck::WHY);
+            f.bound(
+                "path sum (5) against finite differences in O_{i+1}",
+                e.max,
+                1.0,
+                e.cases,
+                gradcheck::WHY,
+            );
             f
         },
     )
@@ -501,7 +636,10 @@ fn bp_06() -> Claim {
         "∂O_{n,j_n}/∂O_{i,j_i} = Σ_{j_{i+1}} Σ_{paths} f'(IN_{n,j_n})·Π[W·f']·W_{i+1,j_{i+1},j_{i+2}}·f'(IN_{i+1,j_{i+1}})·W_{i,j_i,j_{i+1}} \
          (the post prints f'(IN_{n,k}) and W_{i+1,j_{i+1},j_{x+2}})",
         PostVerdict::Typo,
-        &[(Eq6Bug::StaleColumn, Planted::post("the printed W_{i+1,j_{i+1},j_{x+2}}: an index left by the product loop"))],
+        &[(
+            Eq6Bug::StaleColumn,
+            Planted::post("the printed W_{i+1,j_{i+1},j_{x+2}}: an index left by the product loop"),
+        )],
         |bug, ctx| {
             let mut rng = ctx.rng();
             let mut e = MaxError::default();
@@ -522,7 +660,13 @@ fn bp_06() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound("path sum (6) against finite differences in O_i", e.max, 1.0, e.cases, gradcheck::WHY);
+            f.bound(
+                "path sum (6) against finite differences in O_i",
+                e.max,
+                1.0,
+                e.cases,
+                gradcheck::WHY,
+            );
             f
         },
     )
@@ -537,7 +681,13 @@ enum RecurrenceBug {
 }
 
 /// Eq (7) with a planted slip; `None` when a transposed W does not fit the shapes.
-fn recurrence(net: &Network, fwd: &Forward, i: usize, d_next: &[f64], bug: Option<RecurrenceBug>) -> Option<Vec<f64>> {
+fn recurrence(
+    net: &Network,
+    fwd: &Forward,
+    i: usize,
+    d_next: &[f64],
+    bug: Option<RecurrenceBug>,
+) -> Option<Vec<f64>> {
     let Some(bug) = bug else {
         return Some(spec::eq07_recurrence(net, fwd, i, d_next, &mut 0));
     };
@@ -546,7 +696,9 @@ fn recurrence(net: &Network, fwd: &Forward, i: usize, d_next: &[f64], bug: Optio
     }
     let slope = |u: usize| match bug {
         // f'(IN_{i,j_i}): the input layer has no IN, so the bug can only show for i ≥ 2.
-        RecurrenceBug::SlopeOneLayerOff if i >= 2 => spec::f_prime(net, fwd, i, u.min(net.width(i))),
+        RecurrenceBug::SlopeOneLayerOff if i >= 2 => {
+            spec::f_prime(net, fwd, i, u.min(net.width(i)))
+        }
         RecurrenceBug::SlopeOneLayerOff => 1.0,
         // tanh'(O) = 1 − tanh²(O) where 1 − O² belongs: f' applied to the output.
         RecurrenceBug::SlopeOfOutput => net.f(i + 1).derivative(fwd.o(i + 1, u)),
@@ -557,8 +709,16 @@ fn recurrence(net: &Network, fwd: &Forward, i: usize, d_next: &[f64], bug: Optio
             .map(|j_i| {
                 (1..=net.width(i + 1))
                     .map(|u| {
-                        let w = if matches!(bug, RecurrenceBug::TransposedW) { net.w(i, u, j_i) } else { net.w(i, j_i, u) };
-                        let s = if matches!(bug, RecurrenceBug::SlopeOneLayerOff) { slope(j_i) } else { slope(u) };
+                        let w = if matches!(bug, RecurrenceBug::TransposedW) {
+                            net.w(i, u, j_i)
+                        } else {
+                            net.w(i, j_i, u)
+                        };
+                        let s = if matches!(bug, RecurrenceBug::SlopeOneLayerOff) {
+                            slope(j_i)
+                        } else {
+                            slope(u)
+                        };
                         s * w * d_next[u - 1]
                     })
                     .sum()
@@ -577,20 +737,35 @@ fn bp_07() -> Claim {
          recurrence = path sum (6) = finite differences; J_{n←i} = J_{n←i+1}·J_{i+1←i}",
         PostVerdict::Correct,
         &[
-            (RecurrenceBug::SlopeOneLayerOff, Planted::bug("f'(IN_{i,j_i}) for f'(IN_{i+1,j_{i+1}}) (a layer off)")),
-            (RecurrenceBug::TransposedW, Planted::bug("W_{i,j_{i+1},j_i} (transposed)")),
-            (RecurrenceBug::SlopeOfOutput, Planted::bug("f' of the output: 1 − tanh²(O) for 1 − O²")),
+            (
+                RecurrenceBug::SlopeOneLayerOff,
+                Planted::bug("f'(IN_{i,j_i}) for f'(IN_{i+1,j_{i+1}}) (a layer off)"),
+            ),
+            (
+                RecurrenceBug::TransposedW,
+                Planted::bug("W_{i,j_{i+1},j_i} (transposed)"),
+            ),
+            (
+                RecurrenceBug::SlopeOfOutput,
+                Planted::bug("f' of the output: 1 − tanh²(O) for 1 − O²"),
+            ),
         ],
         |bug, ctx| {
             let mut rng = ctx.rng();
-            let (mut vs_path, mut vs_fd, mut chain) = (MaxError::default(), MaxError::default(), MaxError::default());
+            let (mut vs_path, mut vs_fd, mut chain) = (
+                MaxError::default(),
+                MaxError::default(),
+                MaxError::default(),
+            );
             let mut shapes = Tally::default();
             for c in 0..ctx.size(60, 1_500) {
                 // Half the networks square, so the transposed W fits and only values reject it;
                 // tanh throughout so that "f' of the output" differs from the right slope.
                 let depth = 2 + c % 5;
                 let net = if c % 2 == 0 {
-                    Network::from_fn(&vec![3; depth], &vec![Activation::Tanh; depth - 1], || rng.random_range(-1.0..1.0))
+                    Network::from_fn(&vec![3; depth], &vec![Activation::Tanh; depth - 1], || {
+                        rng.random_range(-1.0..1.0)
+                    })
                 } else {
                     random_network(&mut rng, depth, 4, Activation::Tanh)
                 };
@@ -600,20 +775,31 @@ fn bp_07() -> Claim {
                 for k in 1..=net.width(n) {
                     // d[l − 1] = ∂O_{n,k}/∂O_{l,·}, run down from the base case.
                     let mut d = vec![Vec::new(); n];
-                    d[n - 1] = (1..=net.width(n)).map(|j| f64::from(u8::from(j == k))).collect();
+                    d[n - 1] = (1..=net.width(n))
+                        .map(|j| f64::from(u8::from(j == k)))
+                        .collect();
                     for i in (1..n).rev() {
                         let next = recurrence(&net, &fwd, i, &d[i], bug);
-                        shapes.check(next.is_some(), || format!("W_{i} does not fit ∂O_n/∂O_{}", i + 1));
+                        shapes.check(next.is_some(), || {
+                            format!("W_{i} does not fit ∂O_n/∂O_{}", i + 1)
+                        });
                         d[i - 1] = next.unwrap_or_else(|| vec![f64::NAN; net.width(i)]);
                     }
                     for i in 1..n {
                         for u in 1..=net.width(i) {
                             let r = d[i - 1][u - 1];
-                            vs_path.record(identity_error(r, spec::eq06_path_sum(&net, &fwd, k, i, u, &mut 0)), 0.0);
+                            vs_path.record(
+                                identity_error(r, spec::eq06_path_sum(&net, &fwd, k, i, u, &mut 0)),
+                                0.0,
+                            );
                             vs_fd.record(band_ratio(r, node_fd(&net, &fwd, i, k, u)), 0.0);
                             // Matrix chain rule: J_{n←i} = J_{n←i+1}·J_{i+1←i}, entry (k, u).
                             let via: f64 = (1..=net.width(i + 1))
-                                .map(|v| d[i][v - 1] * spec::f_prime(&net, &fwd, i + 1, v) * net.w(i, u, v))
+                                .map(|v| {
+                                    d[i][v - 1]
+                                        * spec::f_prime(&net, &fwd, i + 1, v)
+                                        * net.w(i, u, v)
+                                })
                                 .sum();
                             chain.record(identity_error(r, via), 0.0);
                         }
@@ -621,9 +807,27 @@ fn bp_07() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound("recurrence (7) = path sum (6), full Jacobian ∂O_n/∂O_i", vs_path.max, 1e-12, vs_path.cases, "the same products in another order, ≤ 4^4 paths");
-            f.bound("recurrence (7) against finite differences", vs_fd.max, 1.0, vs_fd.cases, gradcheck::WHY);
-            f.bound("J_{n←i} = J_{n←i+1}·J_{i+1←i}", chain.max, 1e-12, chain.cases, "one ≤ 4-term sum of O(1) products");
+            f.bound(
+                "recurrence (7) = path sum (6), full Jacobian ∂O_n/∂O_i",
+                vs_path.max,
+                1e-12,
+                vs_path.cases,
+                "the same products in another order, ≤ 4^4 paths",
+            );
+            f.bound(
+                "recurrence (7) against finite differences",
+                vs_fd.max,
+                1.0,
+                vs_fd.cases,
+                gradcheck::WHY,
+            );
+            f.bound(
+                "J_{n←i} = J_{n←i+1}·J_{i+1←i}",
+                chain.max,
+                1e-12,
+                chain.cases,
+                "one ≤ 4-term sum of O(1) products",
+            );
             f.tally("shapes fit", shapes);
             f
         },

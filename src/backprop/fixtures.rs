@@ -10,8 +10,15 @@ use derivations::backprop::{self as spec, Activation, Network, Param};
 /// A network with J_1..J_n drawn from `1..=max_width` (n = `depth` layers), activation f on
 /// every layer, and every parameter from U(−1, 1). `max_width` ≤ 4 keeps eq (4)'s path
 /// enumeration small.
-pub(super) fn random_network(rng: &mut ChaCha8Rng, depth: usize, max_width: usize, f: Activation) -> Network {
-    let widths: Vec<usize> = (0..depth).map(|_| rng.random_range(1..=max_width)).collect();
+pub(super) fn random_network(
+    rng: &mut ChaCha8Rng,
+    depth: usize,
+    max_width: usize,
+    f: Activation,
+) -> Network {
+    let widths: Vec<usize> = (0..depth)
+        .map(|_| rng.random_range(1..=max_width))
+        .collect();
     let activations = vec![f; depth - 1];
     Network::from_fn(&widths, &activations, || rng.random_range(-1.0..1.0))
 }
@@ -33,7 +40,9 @@ pub(super) fn networks(rng: &mut ChaCha8Rng, count: usize, max_width: usize) -> 
 
 /// An input x ~ U(−1, 1)^{J_1} and a target y ~ U(−1, 1).
 pub(super) fn sample(rng: &mut ChaCha8Rng, net: &Network) -> (Vec<f64>, f64) {
-    let x = (0..net.width(1)).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let x = (0..net.width(1))
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
     (x, rng.random_range(-1.0..1.0))
 }
 

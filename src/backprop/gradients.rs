@@ -6,19 +6,34 @@ use rand::Rng;
 
 use super::fixtures::{loss_band, loss_fd, networks, sample, vector_fd};
 use crate::claims::gradcheck::{self, band_ratio, band_ratio_at, central_difference};
-use crate::claims::{Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error};
+use crate::claims::{
+    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+};
 use derivations::backprop::{self as spec, Activation, Forward, Gradient, Network, Param};
 
 const ROOM: &str = "backprop";
 
 pub(super) fn claims() -> Vec<Claim> {
-    vec![loss_08(), loss_09(), loss_10(), out_11(), out_12(), bp_13(), bp_14(), bp_15(), bias_16(), bp_ex()]
+    vec![
+        loss_08(),
+        loss_09(),
+        loss_10(),
+        out_11(),
+        out_12(),
+        bp_13(),
+        bp_14(),
+        bp_15(),
+        bias_16(),
+        bp_ex(),
+    ]
 }
 
 /// Random (y, ŷ) pairs in [−3, 3]².
 fn pairs(ctx: &Ctx, n: usize) -> Vec<(f64, f64)> {
     let mut rng = ctx.rng();
-    (0..n).map(|_| (rng.random_range(-3.0..3.0), rng.random_range(-3.0..3.0))).collect()
+    (0..n)
+        .map(|_| (rng.random_range(-3.0..3.0), rng.random_range(-3.0..3.0)))
+        .collect()
 }
 
 // ---------------------------------------------------------------- LOSS-08
@@ -40,9 +55,18 @@ fn loss_08() -> Claim {
          (the post calls it neuron k of layer n)",
         PostVerdict::Typo,
         &[
-            (LossBug::Unsquared, Planted::bug("the unsquared residual y − ŷ")),
-            (LossBug::Halved, Planted::bug("½(y − ŷ)² where the un-halved loss is documented")),
-            (LossBug::LayerN, Planted::post("the loss unit as neuron k of layer n: ℓ = (y − O_{n,k})²")),
+            (
+                LossBug::Unsquared,
+                Planted::bug("the unsquared residual y − ŷ"),
+            ),
+            (
+                LossBug::Halved,
+                Planted::bug("½(y − ŷ)² where the un-halved loss is documented"),
+            ),
+            (
+                LossBug::LayerN,
+                Planted::post("the loss unit as neuron k of layer n: ℓ = (y − O_{n,k})²"),
+            ),
         ],
         |bug, ctx| {
             let loss = |y: f64, y_hat: f64| match bug {
@@ -51,7 +75,13 @@ fn loss_08() -> Claim {
                 _ => spec::eq08_loss(y, y_hat),
             };
             let mut f = Findings::default();
-            f.bound("ℓ(y = 0.7, ŷ = 0.2) − 0.25", (loss(0.7, 0.2) - 0.25).abs(), 1e-15, 1, "one subtraction and one product of O(1) values");
+            f.bound(
+                "ℓ(y = 0.7, ŷ = 0.2) − 0.25",
+                (loss(0.7, 0.2) - 0.25).abs(),
+                1e-15,
+                1,
+                "one subtraction and one product of O(1) values",
+            );
             let mut e = MaxError::default();
             let mut rng = ctx.rng();
             for net in networks(&mut rng, ctx.size(200, 5_000), 5) {
@@ -64,7 +94,13 @@ fn loss_08() -> Claim {
                 let direct = (y - spec::c3_output_unit(&net, &fwd.outs[net.n() - 1])).powi(2);
                 e.record(identity_error(loss(y, y_hat), direct), y);
             }
-            f.bound("ℓ of a network = (y − Σ_j W_{n,j}O_{n,j} − b_out)²", e.max, IDENTITY_TOL, e.cases, "the same O(1) arithmetic in the same order");
+            f.bound(
+                "ℓ of a network = (y − Σ_j W_{n,j}O_{n,j} − b_out)²",
+                e.max,
+                IDENTITY_TOL,
+                e.cases,
+                "the same O(1) arithmetic in the same order",
+            );
             f
         },
     )
@@ -89,8 +125,14 @@ fn loss_09() -> Claim {
          ℓ = IN_ℓ² and (10) is ∂ℓ/∂ŷ; the post's V_{IN_ℓ} = V(O_{n,k}) makes it ℓ (or ŷ)",
         PostVerdict::Wrong,
         &[
-            (LossInputBug::Prediction, Planted::bug("IN_ℓ := ŷ (forgets y)")),
-            (LossInputBug::Loss, Planted::post("IN_ℓ := O_{n,k} = ℓ, the post read literally")),
+            (
+                LossInputBug::Prediction,
+                Planted::bug("IN_ℓ := ŷ (forgets y)"),
+            ),
+            (
+                LossInputBug::Loss,
+                Planted::post("IN_ℓ := O_{n,k} = ℓ, the post read literally"),
+            ),
         ],
         |bug, ctx| {
             let input = |y: f64, y_hat: f64| match bug {
@@ -101,14 +143,32 @@ fn loss_09() -> Claim {
             let (mut square, mut grad) = (MaxError::default(), MaxError::default());
             for (y, y_hat) in pairs(ctx, ctx.size(10_000, 200_000)) {
                 let in_l = input(y, y_hat);
-                square.record(identity_error(in_l * in_l, spec::eq08_loss(y, y_hat)), y_hat);
+                square.record(
+                    identity_error(in_l * in_l, spec::eq08_loss(y, y_hat)),
+                    y_hat,
+                );
                 // (10) applied to this input, times ∂IN_ℓ/∂ŷ = 1, must be ∂ℓ/∂ŷ.
                 let fd = central_difference(|v| spec::eq08_loss(y, v), y_hat);
-                grad.record(band_ratio(spec::eq10_loss_derivative(in_l, &mut 0), fd), y_hat);
+                grad.record(
+                    band_ratio(spec::eq10_loss_derivative(in_l, &mut 0), fd),
+                    y_hat,
+                );
             }
             let mut f = Findings::default();
-            f.bound("ℓ = IN_ℓ²", square.max, IDENTITY_TOL, square.cases, "one subtraction and one square");
-            f.bound("(10) at IN_ℓ = ∂ℓ/∂ŷ (finite differences)", grad.max, 1.0, grad.cases, gradcheck::WHY);
+            f.bound(
+                "ℓ = IN_ℓ²",
+                square.max,
+                IDENTITY_TOL,
+                square.cases,
+                "one subtraction and one square",
+            );
+            f.bound(
+                "(10) at IN_ℓ = ∂ℓ/∂ŷ (finite differences)",
+                grad.max,
+                1.0,
+                grad.cases,
+                gradcheck::WHY,
+            );
             f
         },
     )
@@ -133,10 +193,16 @@ fn loss_10() -> Claim {
          ŷ ← ŷ − 0.1·ℓ' strictly lowers ℓ whenever ŷ ≠ y",
         PostVerdict::Wrong,
         &[
-            (LossDerivBug::FlippedSign, Planted::post("2(y − ŷ), the post's sign (SGD ascends)")),
+            (
+                LossDerivBug::FlippedSign,
+                Planted::post("2(y − ŷ), the post's sign (SGD ascends)"),
+            ),
             (LossDerivBug::TwiceYHat, Planted::bug("2ŷ")),
             (LossDerivBug::TwiceLoss, Planted::bug("2ℓ")),
-            (LossDerivBug::HalfMse, Planted::bug("ŷ − y, the half-MSE derivative on the un-halved loss")),
+            (
+                LossDerivBug::HalfMse,
+                Planted::bug("ŷ − y, the half-MSE derivative on the un-halved loss"),
+            ),
         ],
         |bug, ctx| {
             let derivative = |y: f64, y_hat: f64| match bug {
@@ -150,14 +216,26 @@ fn loss_10() -> Claim {
             let mut descent = Tally::default();
             for (y, y_hat) in pairs(ctx, ctx.size(10_000, 200_000)) {
                 let d = derivative(y, y_hat);
-                grad.record(band_ratio(d, central_difference(|v| spec::eq08_loss(y, v), y_hat)), y_hat);
+                grad.record(
+                    band_ratio(d, central_difference(|v| spec::eq08_loss(y, v), y_hat)),
+                    y_hat,
+                );
                 if y != y_hat {
                     let stepped = y_hat - 0.1 * d;
-                    descent.check(spec::eq08_loss(y, stepped) < spec::eq08_loss(y, y_hat), || format!("y = {y}, ŷ = {y_hat}: the step raised ℓ"));
+                    descent.check(
+                        spec::eq08_loss(y, stepped) < spec::eq08_loss(y, y_hat),
+                        || format!("y = {y}, ŷ = {y_hat}: the step raised ℓ"),
+                    );
                 }
             }
             let mut f = Findings::default();
-            f.bound("ℓ'(ŷ) against finite differences of (y − ŷ)²", grad.max, 1.0, grad.cases, gradcheck::WHY);
+            f.bound(
+                "ℓ'(ŷ) against finite differences of (y − ŷ)²",
+                grad.max,
+                1.0,
+                grad.cases,
+                gradcheck::WHY,
+            );
             f.tally("ŷ ← ŷ − 0.1·ℓ'(ŷ) lowers ℓ (|y|, |ŷ| ≤ 3)", descent);
             f
         },
@@ -182,8 +260,14 @@ fn out_11() -> Claim {
         "∂ℓ/∂W_{n,j_n} = ℓ'(IN_ℓ)·O_{n,j_n} for every j_n, and ∂ℓ/∂b_out = ℓ'(IN_ℓ) (linear output unit)",
         PostVerdict::Correct,
         &[
-            (OutputBug::LayerOff, Planted::bug("O_{n−1,·} for O_{n,·} (a layer off)")),
-            (OutputBug::FrozenBias, Planted::bug("the output bias never updated (gradient 0)")),
+            (
+                OutputBug::LayerOff,
+                Planted::bug("O_{n−1,·} for O_{n,·} (a layer off)"),
+            ),
+            (
+                OutputBug::FrozenBias,
+                Planted::bug("the output bias never updated (gradient 0)"),
+            ),
         ],
         |bug, ctx| {
             let mut rng = ctx.rng();
@@ -192,20 +276,33 @@ fn out_11() -> Claim {
                 let (x, y) = sample(&mut rng, &net);
                 let fwd = spec::eq01_forward(&net, &x);
                 let n = net.n();
-                let l_prime = spec::eq10_loss_derivative(spec::eq09_loss_input(y, fwd.y_hat), &mut 0);
+                let l_prime =
+                    spec::eq10_loss_derivative(spec::eq09_loss_input(y, fwd.y_hat), &mut 0);
                 for j in 1..=net.width(n) {
                     let g = match bug {
                         // O_{n−1,j}: out of range when J_{n−1} < j, a NaN the check must see.
-                        Some(OutputBug::LayerOff) => fwd.outs[n - 2].get(j - 1).map_or(f64::NAN, |o| l_prime * o),
+                        Some(OutputBug::LayerOff) => {
+                            fwd.outs[n - 2].get(j - 1).map_or(f64::NAN, |o| l_prime * o)
+                        }
                         _ => spec::eq11_output_weight_gradient(&net, &fwd, l_prime, &mut 0)[j - 1],
                     };
                     e.record(loss_band(&net, &x, y, Param::WOut { j }, g), 0.0);
                 }
-                let gb = if matches!(bug, Some(OutputBug::FrozenBias)) { 0.0 } else { spec::eq11_output_bias_gradient(l_prime) };
+                let gb = if matches!(bug, Some(OutputBug::FrozenBias)) {
+                    0.0
+                } else {
+                    spec::eq11_output_bias_gradient(l_prime)
+                };
                 e.record(loss_band(&net, &x, y, Param::BOut, gb), 0.0);
             }
             let mut f = Findings::default();
-            f.bound("(11) on every W_{n,j} and b_out against finite differences", e.max, 1.0, e.cases, gradcheck::WHY_SCALED);
+            f.bound(
+                "(11) on every W_{n,j} and b_out against finite differences",
+                e.max,
+                1.0,
+                e.cases,
+                gradcheck::WHY_SCALED,
+            );
             f
         },
     )
@@ -230,25 +327,44 @@ fn out_12() -> Claim {
         "eq (12)",
         "g_{n,j_n} = ∂ℓ/∂O_{n,j_n} = ℓ'(IN_ℓ)·W_{n,j_n}",
         PostVerdict::Correct,
-        &[(LastLayerBug::OutputForWeight, Planted::bug("ℓ'·O_{n,j_n} for ℓ'·W_{n,j_n}"))],
+        &[(
+            LastLayerBug::OutputForWeight,
+            Planted::bug("ℓ'·O_{n,j_n} for ℓ'·W_{n,j_n}"),
+        )],
         |bug, ctx| {
             let mut rng = ctx.rng();
             let mut e = MaxError::default();
             for net in networks(&mut rng, ctx.size(300, 10_000), 5) {
                 let (x, y) = sample(&mut rng, &net);
                 let fwd = spec::eq01_forward(&net, &x);
-                let l_prime = spec::eq10_loss_derivative(spec::eq09_loss_input(y, fwd.y_hat), &mut 0);
+                let l_prime =
+                    spec::eq10_loss_derivative(spec::eq09_loss_input(y, fwd.y_hat), &mut 0);
                 let g = match bug {
                     None => spec::eq12_last_layer(&net, l_prime, &mut 0),
-                    Some(LastLayerBug::OutputForWeight) => fwd.outs[net.n() - 1].iter().map(|o| l_prime * o).collect(),
+                    Some(LastLayerBug::OutputForWeight) => {
+                        fwd.outs[net.n() - 1].iter().map(|o| l_prime * o).collect()
+                    }
                 };
                 let o_n = &fwd.outs[net.n() - 1];
                 for (j, gj) in g.iter().enumerate() {
-                    e.record(band_ratio_at(*gj, vector_fd(loss_of_last_layer(&net, y), o_n, j), spec::eq08_loss(y, fwd.y_hat)), 0.0);
+                    e.record(
+                        band_ratio_at(
+                            *gj,
+                            vector_fd(loss_of_last_layer(&net, y), o_n, j),
+                            spec::eq08_loss(y, fwd.y_hat),
+                        ),
+                        0.0,
+                    );
                 }
             }
             let mut f = Findings::default();
-            f.bound("(12) against finite differences in O_n", e.max, 1.0, e.cases, gradcheck::WHY_SCALED);
+            f.bound(
+                "(12) against finite differences in O_n",
+                e.max,
+                1.0,
+                e.cases,
+                gradcheck::WHY_SCALED,
+            );
             f
         },
     )
@@ -266,7 +382,14 @@ enum GeneralBug {
 }
 
 /// Eq (13) with a planted slip, writing into `buffer` (which the correct code zeroes).
-fn recurrence13(net: &Network, fwd: &Forward, i: usize, g_next: &[f64], bug: Option<GeneralBug>, buffer: &mut Vec<f64>) {
+fn recurrence13(
+    net: &Network,
+    fwd: &Forward,
+    i: usize,
+    g_next: &[f64],
+    bug: Option<GeneralBug>,
+    buffer: &mut Vec<f64>,
+) {
     if !matches!(bug, Some(GeneralBug::StaleBuffer)) || buffer.len() != net.width(i) {
         *buffer = vec![0.0; net.width(i)];
     }
@@ -302,10 +425,16 @@ fn bp_13() -> Claim {
          equals finite differences of ℓ in O_i, and δ_i = f'(IN_i)⊙g_i satisfies δ_i = f'(IN_i)⊙(W_i·δ_{i+1})",
         PostVerdict::Correct,
         &[
-            (GeneralBug::SlopeOneLayerOff, Planted::bug("f' at the wrong layer")),
+            (
+                GeneralBug::SlopeOneLayerOff,
+                Planted::bug("f' at the wrong layer"),
+            ),
             (GeneralBug::TransposedW, Planted::bug("W transposed")),
             (GeneralBug::SlopeOfOutput, Planted::bug("f' of the output")),
-            (GeneralBug::StaleBuffer, Planted::bug("the gradient buffer not zeroed between samples")),
+            (
+                GeneralBug::StaleBuffer,
+                Planted::bug("the gradient buffer not zeroed between samples"),
+            ),
         ],
         |bug, ctx| {
             let mut rng = ctx.rng();
@@ -319,7 +448,8 @@ fn bp_13() -> Claim {
                 for _ in 0..2 {
                     let (x, y) = sample(&mut rng, &net);
                     let fwd = spec::eq01_forward(&net, &x);
-                    let l_prime = spec::eq10_loss_derivative(spec::eq09_loss_input(y, fwd.y_hat), &mut 0);
+                    let l_prime =
+                        spec::eq10_loss_derivative(spec::eq09_loss_input(y, fwd.y_hat), &mut 0);
                     let mut g = vec![Vec::new(); n];
                     g[n - 1] = spec::eq12_last_layer(&net, l_prime, &mut 0);
                     for i in (1..n).rev() {
@@ -328,9 +458,21 @@ fn bp_13() -> Claim {
                     }
                     for i in 1..n {
                         let o_i = &fwd.outs[i - 1];
-                        let loss_of_o_i = |v: &[f64]| spec::eq08_loss(y, spec::c3_output_unit(&net, &spec::eq01_forward_from(&net, i, v)));
-                        for u in 0..net.width(i) {
-                            fd_err.record(band_ratio_at(g[i - 1][u], vector_fd(loss_of_o_i, o_i, u), spec::eq08_loss(y, fwd.y_hat)), 0.0);
+                        let loss_of_o_i = |v: &[f64]| {
+                            spec::eq08_loss(
+                                y,
+                                spec::c3_output_unit(&net, &spec::eq01_forward_from(&net, i, v)),
+                            )
+                        };
+                        for (u, gu) in g[i - 1].iter().enumerate() {
+                            fd_err.record(
+                                band_ratio_at(
+                                    *gu,
+                                    vector_fd(loss_of_o_i, o_i, u),
+                                    spec::eq08_loss(y, fwd.y_hat),
+                                ),
+                                0.0,
+                            );
                         }
                     }
                     // δ-form (XAV-BWD-REC): δ_i = f'(IN_i)⊙(W_i·δ_{i+1}) for 2 ≤ i ≤ n−1.
@@ -338,7 +480,11 @@ fn bp_13() -> Claim {
                         for u in 1..=net.width(i) {
                             let delta = spec::f_prime(&net, &fwd, i, u) * g[i - 1][u - 1];
                             let via: f64 = (1..=net.width(i + 1))
-                                .map(|v| net.w(i, u, v) * spec::f_prime(&net, &fwd, i + 1, v) * g[i][v - 1])
+                                .map(|v| {
+                                    net.w(i, u, v)
+                                        * spec::f_prime(&net, &fwd, i + 1, v)
+                                        * g[i][v - 1]
+                                })
                                 .sum::<f64>()
                                 * spec::f_prime(&net, &fwd, i, u);
                             delta_err.record(identity_error(delta, via), 0.0);
@@ -347,8 +493,20 @@ fn bp_13() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound("(13) against finite differences of ℓ in O_i, two samples per network", fd_err.max, 1.0, fd_err.cases, gradcheck::WHY_SCALED);
-            f.bound("δ_i = f'(IN_i)⊙g_i = f'(IN_i)⊙(W_i·δ_{i+1})", delta_err.max, IDENTITY_TOL, delta_err.cases, "a ≤ 5-term sum of O(1) products in another order");
+            f.bound(
+                "(13) against finite differences of ℓ in O_i, two samples per network",
+                fd_err.max,
+                1.0,
+                fd_err.cases,
+                gradcheck::WHY_SCALED,
+            );
+            f.bound(
+                "δ_i = f'(IN_i)⊙g_i = f'(IN_i)⊙(W_i·δ_{i+1})",
+                delta_err.max,
+                IDENTITY_TOL,
+                delta_err.cases,
+                "a ≤ 5-term sum of O(1) products in another order",
+            );
             f
         },
     )
@@ -384,7 +542,9 @@ fn gradient(net: &Network, x: &[f64], y: f64, slip: Slip) -> Gradient {
                 grad.w[i - 2][j - 1][u - 1] = match slip {
                     Slip::OutputOfLayerI => g_i[u - 1] * fp(u) * fwd.o(i, u),
                     Slip::MissingSlope => g_i[u - 1] * fwd.o(i - 1, j),
-                    Slip::StrayIndex => fwd.outs[i - 2].get(u - 1).map_or(f64::NAN, |o| g_i[u - 1] * fp(u) * o),
+                    Slip::StrayIndex => fwd.outs[i - 2]
+                        .get(u - 1)
+                        .map_or(f64::NAN, |o| g_i[u - 1] * fp(u) * o),
                     Slip::TransposedOuter => {
                         // (O·δᵀ)ᵀ read back into W's shape: entry (j, u) from (u, j).
                         if u > net.width(i - 1) || j > net.width(i) {
@@ -400,7 +560,9 @@ fn gradient(net: &Network, x: &[f64], y: f64, slip: Slip) -> Gradient {
         let shared: f64 = (1..=net.width(i)).map(|u| g_i[u - 1] * fp(u)).sum();
         for u in 1..=net.width(i) {
             grad.b[i - 2][u - 1] = match slip {
-                Slip::BiasTimesOutput => g_i[u - 1] * fp(u) * fwd.o(i - 1, (u - 1) % net.width(i - 1) + 1),
+                Slip::BiasTimesOutput => {
+                    g_i[u - 1] * fp(u) * fwd.o(i - 1, (u - 1) % net.width(i - 1) + 1)
+                }
                 Slip::BiasMissingSlope => g_i[u - 1],
                 Slip::SharedBias => shared,
                 _ => g_i[u - 1] * fp(u),
@@ -449,16 +611,31 @@ fn bp_14() -> Claim {
          in matrix form ∂ℓ/∂W_{i−1} = O_{i−1}·δ_iᵀ",
         PostVerdict::Typo,
         &[
-            (Slip::OutputOfLayerI, Planted::bug("O_{i,j_i} for O_{i−1,j_{i−1}}")),
+            (
+                Slip::OutputOfLayerI,
+                Planted::bug("O_{i,j_i} for O_{i−1,j_{i−1}}"),
+            ),
             (Slip::MissingSlope, Planted::bug("f' missing")),
-            (Slip::TransposedOuter, Planted::bug("the transposed outer product")),
-            (Slip::StrayIndex, Planted::post("the printed O_{i−1,j_{i−1},j_i}: the stray j_i read as the unit")),
+            (
+                Slip::TransposedOuter,
+                Planted::bug("the transposed outer product"),
+            ),
+            (
+                Slip::StrayIndex,
+                Planted::post("the printed O_{i−1,j_{i−1},j_i}: the stray j_i read as the unit"),
+            ),
         ],
         |bug, ctx| {
             let slip = bug.unwrap_or(Slip::None);
             let e = all_parameters_fd(ctx, slip, |p| matches!(p, Param::W { .. }));
             let mut f = Findings::default();
-            f.bound("(14) on every weight W_{i,j,k} against finite differences", e.max, 1.0, e.cases, gradcheck::WHY_SCALED);
+            f.bound(
+                "(14) on every weight W_{i,j,k} against finite differences",
+                e.max,
+                1.0,
+                e.cases,
+                gradcheck::WHY_SCALED,
+            );
             // The matrix form: the J_{i−1} × J_i outer product O_{i−1}·δ_iᵀ, entry by entry.
             let mut rng = ctx.rng();
             let mut outer = MaxError::default();
@@ -466,15 +643,21 @@ fn bp_14() -> Claim {
                 let (x, y) = sample(&mut rng, &net);
                 let g = gradient(&net, &x, y, slip);
                 let fwd = spec::eq01_forward(&net, &x);
-                let l_prime = spec::eq10_loss_derivative(spec::eq09_loss_input(y, fwd.y_hat), &mut 0);
+                let l_prime =
+                    spec::eq10_loss_derivative(spec::eq09_loss_input(y, fwd.y_hat), &mut 0);
                 let mut g_i = spec::eq12_last_layer(&net, l_prime, &mut 0);
                 for i in (2..=net.n()).rev() {
-                    let delta = nalgebra::DVector::from_fn(net.width(i), |u, _| g_i[u] * spec::f_prime(&net, &fwd, i, u + 1));
+                    let delta = nalgebra::DVector::from_fn(net.width(i), |u, _| {
+                        g_i[u] * spec::f_prime(&net, &fwd, i, u + 1)
+                    });
                     let o = nalgebra::DVector::from_column_slice(&fwd.outs[i - 2]);
                     let m = o * delta.transpose();
                     for j in 1..=net.width(i - 1) {
                         for u in 1..=net.width(i) {
-                            outer.record(identity_error(g.w[i - 2][j - 1][u - 1], m[(j - 1, u - 1)]), 0.0);
+                            outer.record(
+                                identity_error(g.w[i - 2][j - 1][u - 1], m[(j - 1, u - 1)]),
+                                0.0,
+                            );
                         }
                     }
                     if i > 2 {
@@ -482,7 +665,13 @@ fn bp_14() -> Claim {
                     }
                 }
             }
-            f.bound("∂ℓ/∂W_{i−1} = O_{i−1}·δ_iᵀ (outer product)", outer.max, IDENTITY_TOL, outer.cases, "the same two products per entry");
+            f.bound(
+                "∂ℓ/∂W_{i−1} = O_{i−1}·δ_iᵀ (outer product)",
+                outer.max,
+                IDENTITY_TOL,
+                outer.cases,
+                "the same two products per entry",
+            );
             f
         },
     )
@@ -499,32 +688,100 @@ fn bp_15() -> Claim {
          b_n included, gets its gradient; one entry per parameter; one SGD step moves every parameter \
          whose gradient is non-zero",
         PostVerdict::Imprecise,
-        &[(Slip::PostRange, Planted::post("the printed range i = 2..n−1 (`for i in 2..n`): W_{n−1}, b_n never updated"))],
+        &[(
+            Slip::PostRange,
+            Planted::post(
+                "the printed range i = 2..n−1 (`for i in 2..n`): W_{n−1}, b_n never updated",
+            ),
+        )],
         |bug, ctx| {
             let slip = bug.unwrap_or(Slip::None);
             let e = all_parameters_fd(ctx, slip, |_| true);
             let mut f = Findings::default();
-            f.bound("every parameter's gradient against finite differences", e.max, 1.0, e.cases, gradcheck::WHY_SCALED);
+            f.bound(
+                "every parameter's gradient against finite differences",
+                e.max,
+                1.0,
+                e.cases,
+                gradcheck::WHY_SCALED,
+            );
             let mut rng = ctx.rng();
             let (mut count, mut moved) = (Tally::default(), Tally::default());
             for net in networks(&mut rng, ctx.size(150, 4_000), 6) {
                 let (x, y) = sample(&mut rng, &net);
                 let g = gradient(&net, &x, y, slip);
-                count.check(g.num_entries() == net.params().len(), || format!("{} entries for {} parameters", g.num_entries(), net.params().len()));
+                count.check(g.num_entries() == net.params().len(), || {
+                    format!(
+                        "{} entries for {} parameters",
+                        g.num_entries(),
+                        net.params().len()
+                    )
+                });
                 let next = spec::eq17_apply(&net, &g, 0.1);
                 for p in net.params() {
                     if loss_fd(&net, &x, y, p).abs() > 1e-6 {
-                        moved.check(next.param(p) != net.param(p), || format!("{p:?} has a non-zero gradient but did not move"));
+                        moved.check(next.param(p) != net.param(p), || {
+                            format!("{p:?} has a non-zero gradient but did not move")
+                        });
                     }
                 }
             }
             f.tally("one gradient entry per parameter", count);
-            f.tally("after one step (α = 0.1) every parameter with |FD gradient| > 1e-6 moved", moved);
+            f.tally(
+                "after one step (α = 0.1) every parameter with |FD gradient| > 1e-6 moved",
+                moved,
+            );
+            if bug.is_none() {
+                f.figures.push(gradient_check_figure(ctx));
+            }
             f
         },
     )
 }
 // ANCHOR_END: bp_15
+
+/// The figure for the book: every parameter of one 3-5-4-2 tanh network, the gap between
+/// (14)/(16)/(11) and central differences as a fraction of the §4 band (log10), beside the
+/// same for the post's range (15), where W_{n−1} and b_n get no gradient.
+fn gradient_check_figure(ctx: &Ctx) -> crate::report::figure::LinePlot {
+    use crate::report::figure::{LinePlot, Series};
+    let mut rng = ctx.rng();
+    let net = Network::from_fn(&[3, 5, 4, 2], &[Activation::Tanh; 3], || {
+        rng.random_range(-1.0..1.0)
+    });
+    let (x, y) = sample(&mut rng, &net);
+    let series = [
+        (Slip::None, "eqs (11), (14), (16) over i = 2..n"),
+        (Slip::PostRange, "the post's range i = 2..n−1"),
+    ]
+    .into_iter()
+    .map(|(slip, name)| {
+        let g = gradient(&net, &x, y, slip);
+        let points = net
+            .params()
+            .into_iter()
+            .enumerate()
+            .map(|(k, p)| {
+                (
+                    k as f64,
+                    loss_band(&net, &x, y, p, g.get(p)).max(1e-12).log10(),
+                )
+            })
+            .collect();
+        Series {
+            name: name.into(),
+            points,
+        }
+    })
+    .collect();
+    LinePlot {
+        file_stem: "backprop-gradient-check".into(),
+        title: "Gradient check of every parameter of a 3-5-4-2 tanh network".into(),
+        x_label: "parameter (W_1, W_2, W_3, b_2, b_3, b_4, W_out, b_out)".into(),
+        y_label: "log10 |g − FD| / band (accept ≤ 0)".into(),
+        series,
+    }
+}
 
 // ANCHOR: bias_16
 fn bias_16() -> Claim {
@@ -536,7 +793,10 @@ fn bias_16() -> Claim {
          the augmented network gives identical IN and its extra weight row the bias gradient",
         PostVerdict::Correct,
         &[
-            (Slip::BiasTimesOutput, Planted::bug("an extra factor O_{i−1} (the bias treated as an ordinary weight)")),
+            (
+                Slip::BiasTimesOutput,
+                Planted::bug("an extra factor O_{i−1} (the bias treated as an ordinary weight)"),
+            ),
             (Slip::BiasMissingSlope, Planted::bug("f' missing")),
             (Slip::SharedBias, Planted::bug("one shared bias per layer")),
         ],
@@ -544,14 +804,21 @@ fn bias_16() -> Claim {
             let slip = bug.unwrap_or(Slip::None);
             let e = all_parameters_fd(ctx, slip, |p| matches!(p, Param::B { .. }));
             let mut f = Findings::default();
-            f.bound("(16) on every bias against finite differences", e.max, 1.0, e.cases, gradcheck::WHY_SCALED);
+            f.bound(
+                "(16) on every bias against finite differences",
+                e.max,
+                1.0,
+                e.cases,
+                gradcheck::WHY_SCALED,
+            );
             let mut rng = ctx.rng();
             let (mut same_in, mut same_grad) = (MaxError::default(), MaxError::default());
             for net in networks(&mut rng, ctx.size(150, 4_000), 6) {
                 let (x, y) = sample(&mut rng, &net);
                 let fwd = spec::eq01_forward(&net, &x);
                 let g = gradient(&net, &x, y, slip);
-                let l_prime = spec::eq10_loss_derivative(spec::eq09_loss_input(y, fwd.y_hat), &mut 0);
+                let l_prime =
+                    spec::eq10_loss_derivative(spec::eq09_loss_input(y, fwd.y_hat), &mut 0);
                 let mut g_i = spec::eq12_last_layer(&net, l_prime, &mut 0);
                 for i in (2..=net.n()).rev() {
                     let (w_tilde, o_tilde) = spec::bias16_augment(&net, &fwd, i);
@@ -569,8 +836,20 @@ fn bias_16() -> Claim {
                     }
                 }
             }
-            f.bound("IN with the constant-1 unit = IN with the bias (eq (2))", same_in.max, 0.0, same_in.cases, "the same sum in the same order, plus b·1 exactly");
-            f.bound("∂ℓ/∂b_i = gradient of the constant unit's weights", same_grad.max, IDENTITY_TOL, same_grad.cases, "the same product, times 1");
+            f.bound(
+                "IN with the constant-1 unit = IN with the bias (eq (2))",
+                same_in.max,
+                0.0,
+                same_in.cases,
+                "the same sum in the same order, plus b·1 exactly",
+            );
+            f.bound(
+                "∂ℓ/∂b_i = gradient of the constant unit's weights",
+                same_grad.max,
+                IDENTITY_TOL,
+                same_grad.cases,
+                "the same product, times 1",
+            );
             f
         },
     )
@@ -595,15 +874,27 @@ fn bp_ex() -> Claim {
          ∂f/∂w = (−0.1966119, −0.3932239, 0.1966119), ∂f/∂x = (0.3932239, −0.5898358)",
         PostVerdict::Correct,
         &[
-            (ExampleBug::FlippedDot, Planted::bug("the sign of the dot product flipped")),
-            (ExampleBug::OutputForSlope, Planted::bug("f used where f(1−f) belongs")),
+            (
+                ExampleBug::FlippedDot,
+                Planted::bug("the sign of the dot product flipped"),
+            ),
+            (
+                ExampleBug::OutputForSlope,
+                Planted::bug("f used where f(1−f) belongs"),
+            ),
         ],
         |bug, _ctx| {
             // The neuron as a 2-1 network of the spec: W_{1,j,1} = w_j, b_{2,1} = w2.
             let (w, x) = ([2.0, -3.0, -3.0], [-1.0, -2.0]);
-            let sign = if matches!(bug, Some(ExampleBug::FlippedDot)) { -1.0 } else { 1.0 };
+            let sign = if matches!(bug, Some(ExampleBug::FlippedDot)) {
+                -1.0
+            } else {
+                1.0
+            };
             let mut params = [sign * w[0], sign * w[1], sign * w[2]].into_iter();
-            let net = Network::from_fn(&[2, 1], &[Activation::Sigmoid], || params.next().unwrap_or(0.0));
+            let net = Network::from_fn(&[2, 1], &[Activation::Sigmoid], || {
+                params.next().unwrap_or(0.0)
+            });
             let fwd = spec::eq01_forward(&net, &x);
             let f_val = fwd.o(2, 1);
             let local = match bug {
@@ -611,18 +902,51 @@ fn bp_ex() -> Claim {
                 _ => spec::f_prime(&net, &fwd, 2, 1),
             };
             // ∂f/∂W_{1,j,1} = f'·x_j (BP-03's base case), ∂f/∂b = f', ∂f/∂x_j = f'·W_{1,j,1} (eq (6)).
-            let got = [f_val, local, local * x[0], local * x[1], local, local * net.w(1, 1, 1), local * net.w(1, 2, 1)];
-            let golden = [0.7310586, 0.1966119, -0.1966119, -0.3932239, 0.1966119, 0.3932239, -0.5898358];
-            let worst = got.iter().zip(golden).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            let got = [
+                f_val,
+                local,
+                local * x[0],
+                local * x[1],
+                local,
+                local * net.w(1, 1, 1),
+                local * net.w(1, 2, 1),
+            ];
+            let golden = [
+                0.7310586, 0.1966119, -0.1966119, -0.3932239, 0.1966119, 0.3932239, -0.5898358,
+            ];
+            let worst = got
+                .iter()
+                .zip(golden)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
             let mut f = Findings::default();
-            f.bound("f, f(1−f), ∂f/∂w, ∂f/∂x against the figure's values", worst, 1e-6, 7, "the golden values are printed to 7 decimals (rounding ≤ 5e-8)");
-            let neuron = |v: &[f64]| derivations::activation::sigmoid(v[0] * v[3] + v[1] * v[4] + v[2]);
+            f.bound(
+                "f, f(1−f), ∂f/∂w, ∂f/∂x against the figure's values",
+                worst,
+                1e-6,
+                7,
+                "the golden values are printed to 7 decimals (rounding ≤ 5e-8)",
+            );
+            let neuron =
+                |v: &[f64]| derivations::activation::sigmoid(v[0] * v[3] + v[1] * v[4] + v[2]);
             let point = [w[0], w[1], w[2], x[0], x[1]];
             let mut e = MaxError::default();
-            for (slot, analytic) in [(0, got[2]), (1, got[3]), (2, got[4]), (3, got[5]), (4, got[6])] {
+            for (slot, analytic) in [
+                (0, got[2]),
+                (1, got[3]),
+                (2, got[4]),
+                (3, got[5]),
+                (4, got[6]),
+            ] {
                 e.record(band_ratio(analytic, vector_fd(neuron, &point, slot)), 0.0);
             }
-            f.bound("∂f/∂w and ∂f/∂x against finite differences", e.max, 1.0, e.cases, gradcheck::WHY);
+            f.bound(
+                "∂f/∂w and ∂f/∂x against finite differences",
+                e.max,
+                1.0,
+                e.cases,
+                gradcheck::WHY,
+            );
             f
         },
     )

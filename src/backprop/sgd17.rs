@@ -1,0 +1,229 @@
+//! SGD-17: eq (17), the mini-batch update, with the sum over the batch (C7).
+//!
+//! The code under test is the literal [`spec::eq17_sgd_update`]; the planted bugs are the ways
+//! a training loop gets (17) wrong, each as a [`Trainer`] variant that keeps whatever state
+//! the bug needs (a persistent accumulator) across steps.
+
+use rand::Rng;
+use rand::seq::SliceRandom;
+
+use super::{ROOM, net_error, random_batch, random_net};
+use crate::claims::{Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict};
+use derivations::backprop::{self as spec, Gradient, Network as Net, Sample};
+
+#[derive(Clone, Copy)]
+enum Bug {
+    NoSampleIndex,
+    InPlace,
+    StaleAccumulator,
+    LastSampleM,
+    MeanForSum,
+}
+
+/// A training loop's update rule, stepped several times in a row.
+struct Trainer {
+    bug: Option<Bug>,
+    /// The accumulator of the planted bug that never zeroes it.
+    accumulator: Option<Gradient>,
+}
+
+impl Trainer {
+    fn new(bug: Option<Bug>) -> Self {
+        Self {
+            bug,
+            accumulator: None,
+        }
+    }
+
+    // ANCHOR: trainer_step
+    /// One update (17) of `net` on `batch` with step α.
+    fn step(&mut self, net: &Net, batch: &[Sample], alpha: f64) -> Net {
+        let grad = |(x, y): &Sample, at: &Net| spec::eq15_gradient(at, x, *y, &mut 0);
+        let m = batch.len() as f64;
+        match self.bug {
+            None => spec::eq17_sgd_update(net, batch, alpha),
+            // The post as printed: Σ_{m=1}^{M} ∂ℓ/∂W with no sample index in the summand, so
+            // one term (the first sample's) is added M times.
+            Some(Bug::NoSampleIndex) => {
+                let sum = (0..batch.len())
+                    .fold(Gradient::zeros(net), |s, _| s.add(&grad(&batch[0], net)));
+                spec::eq17_apply(net, &sum, alpha)
+            }
+            // M sequential steps of batch size 1: each gradient at already-updated weights.
+            Some(Bug::InPlace) => batch.iter().fold(net.clone(), |at, s| {
+                spec::eq17_apply(&at, &grad(s, &at), alpha)
+            }),
+            // The accumulator carries the previous steps' sums.
+            Some(Bug::StaleAccumulator) => {
+                let mut acc = self
+                    .accumulator
+                    .take()
+                    .unwrap_or_else(|| Gradient::zeros(net));
+                for s in batch {
+                    acc = acc.add(&grad(s, net));
+                }
+                let next = spec::eq17_apply(net, &acc, alpha);
+                self.accumulator = Some(acc);
+                next
+            }
+            // The loop variable read after the loop: the last sample's gradient, M times.
+            Some(Bug::LastSampleM) => {
+                let mut last = Gradient::zeros(net);
+                for s in batch {
+                    last = grad(s, net);
+                }
+                spec::eq17_apply(net, &last.scale(m), alpha)
+            }
+            // The mean where (17) and C7 document the sum.
+            Some(Bug::MeanForSum) => spec::eq17_apply(
+                net,
+                &spec::eq17_batch_gradient(net, batch).scale(1.0 / m),
+                alpha,
+            ),
+        }
+    }
+    // ANCHOR_END: trainer_step
+}
+
+// ANCHOR: mean_update
+/// The mean convention, a separate named variant (C7): θ ← θ − α·(1/M)·Σ_m ∂ℓ^{(m)}/∂θ.
+/// SGD-17 (c): the sum at α equals the mean at M·α.
+fn eq17_mean_update(net: &Net, batch: &[Sample], alpha: f64) -> Net {
+    let mean = spec::eq17_batch_gradient(net, batch).scale(1.0 / batch.len() as f64);
+    spec::eq17_apply(net, &mean, alpha)
+}
+// ANCHOR_END: mean_update
+
+/// The reference: θ − α·Σ_m ∂ℓ^{(m)}/∂θ with every per-sample gradient from eq (15) at θ,
+/// summed here independently of the code under test.
+fn reference(net: &Net, batch: &[Sample], alpha: f64) -> Net {
+    let mut sum = Gradient::zeros(net);
+    for (x, y) in batch {
+        sum = sum.add(&spec::eq15_gradient(net, x, *y, &mut 0));
+    }
+    let mut next = net.clone();
+    for p in net.params() {
+        *next.param_mut(p) = net.param(p) - alpha * sum.get(p);
+    }
+    next
+}
+
+/// The effective summed gradient of an update, (θ − θ')/α, as a network-shaped value.
+fn effective(net: &Net, next: &Net, alpha: f64) -> Net {
+    let mut g = net.clone();
+    for p in net.params() {
+        *g.param_mut(p) = (net.param(p) - next.param(p)) / alpha;
+    }
+    g
+}
+
+// ANCHOR: sgd_17
+pub(super) fn sgd_17() -> Claim {
+    Claim::checked(
+        "SGD-17",
+        ROOM,
+        "eq (17)",
+        "W ← W − α·Σ_{m=1}^{M} ∂ℓ^{(m)}/∂W (biases alike), every per-sample gradient at the same \
+         pre-update weights: (a) the update is θ − α·Σ of per-sample gradients, step after step; \
+         (b) permuting the batch leaves it unchanged; (c) update(α, sum) = update(M·α, mean); \
+         (d) Δ(A∪B) = Δ(A) + Δ(B) at the same W",
+        PostVerdict::Typo,
+        &[
+            (
+                Bug::NoSampleIndex,
+                Planted::post("the summand without a sample index: one term summed M times"),
+            ),
+            (
+                Bug::InPlace,
+                Planted::bug("in-place update inside the per-sample loop"),
+            ),
+            (
+                Bug::StaleAccumulator,
+                Planted::bug("gradient accumulator not zeroed between steps"),
+            ),
+            (
+                Bug::LastSampleM,
+                Planted::bug("the last sample's gradient used M times"),
+            ),
+            (
+                Bug::MeanForSum,
+                Planted::bug("the mean where the sum is documented"),
+            ),
+        ],
+        |bug, ctx| {
+            let alpha = 0.1;
+            let mut rng = ctx.rng();
+            let [mut a, mut b, mut c, mut d] = std::array::from_fn(|_| MaxError::default());
+            for _ in 0..ctx.size(30, 300) {
+                let net = random_net(&mut rng, 2..=5, 1..=5);
+                let m = rng.random_range(2..=6);
+                let (batch, batch2) = (
+                    random_batch(&mut rng, &net, m),
+                    random_batch(&mut rng, &net, m),
+                );
+                // (a) Two consecutive steps of one trainer, each against the reference.
+                let mut trainer = Trainer::new(bug);
+                let next = trainer.step(&net, &batch, alpha);
+                a.record(net_error(&next, &reference(&net, &batch, alpha)), 1.0);
+                let after = trainer.step(&next, &batch2, alpha);
+                a.record(net_error(&after, &reference(&next, &batch2, alpha)), 2.0);
+                // (b) A permuted batch gives the same update.
+                let mut shuffled = batch.clone();
+                shuffled.shuffle(&mut rng);
+                let permuted = Trainer::new(bug).step(&net, &shuffled, alpha);
+                b.record(net_error(&permuted, &next), m as f64);
+                // (c) Sum at α against the mean variant at M·α.
+                let mean = eq17_mean_update(&net, &batch, m as f64 * alpha);
+                c.record(
+                    net_error(&Trainer::new(bug).step(&net, &batch, alpha), &mean),
+                    m as f64,
+                );
+                // (d) Additivity: the effective gradient of A∪B is the sum of those of A and B.
+                let union: Vec<Sample> = batch.iter().chain(&batch2).cloned().collect();
+                let g =
+                    |s: &[Sample]| effective(&net, &Trainer::new(bug).step(&net, s, alpha), alpha);
+                let (ga, gb, gu) = (g(&batch), g(&batch2), g(&union));
+                let worst = net
+                    .params()
+                    .into_iter()
+                    .map(|p| crate::claims::identity_error(gu.param(p), ga.param(p) + gb.param(p)))
+                    .fold(0.0, f64::max);
+                d.record(worst, m as f64);
+            }
+            let mut f = Findings::default();
+            let why = "M ≤ 12 gradients of O(1) summed in f64 in another order, one update \
+                       rounding: a few ε per parameter (CLAIMS.md §4: 1e-12 relative)";
+            f.bound(
+                "(a) two steps = θ − α·Σ_m ∂ℓ^{(m)}/∂θ at θ",
+                a.max,
+                IDENTITY_TOL,
+                a.cases,
+                why,
+            );
+            f.bound(
+                "(b) permuted batch: same update",
+                b.max,
+                IDENTITY_TOL,
+                b.cases,
+                why,
+            );
+            f.bound(
+                "(c) update(α, sum) = update(M·α, mean)",
+                c.max,
+                IDENTITY_TOL,
+                c.cases,
+                why,
+            );
+            // (θ − θ')/α loses the bits of θ the step did not change: ε·|θ|/α ≈ 2e-15·|θ|.
+            f.bound(
+                "(d) Δ(A∪B)/α = Δ(A)/α + Δ(B)/α",
+                d.max,
+                IDENTITY_TOL,
+                d.cases,
+                why,
+            );
+            f
+        },
+    )
+}
+// ANCHOR_END: sgd_17
