@@ -36,34 +36,40 @@ pub(crate) fn row_sums(m: &DMatrix<f32>, out: &mut [f32]) {
     }
 }
 
-/// C ← Aᵀ·B (the forward product Z = Wᵀ·A), without copying Aᵀ when the product is large.
-///
-/// nalgebra's `gemm_tr` is a dot-product loop, while `gemm` hands dynamic f32 matrices with
-/// any strides to `matrixmultiply` — but only when C and A both have more than
-/// `SMALL_DIM = 5` rows and columns. Below that, nalgebra 0.34's fallback (`axcpy_uninit`)
-/// walks a row-strided left operand by its slice length instead of its row count and reads
-/// out of bounds (nalgebra issue #1616, PR #1613). So a strided view of Aᵀ is used only where `matrixmultiply` takes the
-/// product, and small products transpose into a (small) temporary instead.
+/// nalgebra's `gemm` reaches `matrixmultiply` only when C and A have more than 5 rows and
+/// columns. Below that, nalgebra 0.34's fallback (`axcpy_uninit`) walks a row-strided left
+/// operand by its slice length instead of its row count and reads out of bounds (nalgebra
+/// issue #1616, PR #1613).
+const NALGEBRA_SMALL_DIM: usize = 5;
+
+/// C ← Aᵀ·B (the forward product Z = Wᵀ·A). Large products: Aᵀ as a strided view into
+/// `matrixmultiply`, no copy (nalgebra's `gemm_tr` is a dot-product loop). Small ones (a
+/// layer of ≤ 5 units in or out): `gemm_tr`, one contiguous dot product per entry, which
+/// avoids the fallback above and is several times faster than it there.
 pub(crate) fn gemm_transposed_a(c: &mut DMatrix<f32>, a: &DMatrix<f32>, b: &DMatrix<f32>) {
-    const NALGEBRA_SMALL_DIM: usize = 5;
     let large = [c.nrows(), c.ncols(), a.nrows(), a.ncols()]
         .iter()
         .all(|&d| d > NALGEBRA_SMALL_DIM);
     if large {
         c.gemm(1.0, &transposed(a), b, 0.0);
     } else {
-        c.gemm(1.0, &a.transpose(), b, 0.0);
+        c.gemm_tr(1.0, a, b, 0.0);
     }
 }
 
-/// Mᵀ as a strided view (no copy). As a *right* operand of `gemm` it is safe at any size
-/// (nalgebra reads it through `vget_unchecked`, which honours strides); as a left operand
-/// use [`gemm_transposed_a`].
-fn transposed(m: &DMatrix<f32>) -> DMatrixView<'_, f32, Dyn, Dyn> {
-    DMatrixView::from_slice_with_strides(m.as_slice(), m.ncols(), m.nrows(), m.nrows(), 1)
+/// C ← A·Bᵀ (the weight gradient O_prev·δᵀ): Bᵀ as a strided right operand, which nalgebra
+/// reads through stride-aware accessors at any size. When C has ≤ 5 rows (a tiny fan-in),
+/// the fallback would run one axpy of that length per batch column; C = (B·Aᵀ)ᵀ runs axpys
+/// of B's column length instead, which vectorise.
+pub(crate) fn gemm_transposed_b(c: &mut DMatrix<f32>, a: &DMatrix<f32>, b: &DMatrix<f32>) {
+    if c.nrows() > NALGEBRA_SMALL_DIM {
+        c.gemm(1.0, a, &transposed(b), 0.0);
+    } else {
+        c.copy_from(&(b * a.transpose()).transpose());
+    }
 }
 
-/// C ← A·Bᵀ (the weight gradient O_{i−1}·δᵀ): Bᵀ as a strided right operand, no copy.
-pub(crate) fn gemm_transposed_b(c: &mut DMatrix<f32>, a: &DMatrix<f32>, b: &DMatrix<f32>) {
-    c.gemm(1.0, a, &transposed(b), 0.0);
+/// Mᵀ as a strided view, no copy.
+fn transposed(m: &DMatrix<f32>) -> DMatrixView<'_, f32, Dyn, Dyn> {
+    DMatrixView::from_slice_with_strides(m.as_slice(), m.ncols(), m.nrows(), m.nrows(), 1)
 }

@@ -9,7 +9,7 @@ mod equations;
 mod extensions;
 mod fixtures;
 mod gradients;
-mod kernel;
+pub(crate) mod kernel;
 pub mod network;
 mod training;
 

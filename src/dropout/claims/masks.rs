@@ -1,0 +1,318 @@
+//! DROP-P (what p means) and DROP-MASK (masks i.i.d. per unit, per example and per step),
+//! both run on the SIMD kernel's own masks.
+
+use super::{ROOM, bonferroni, dropout, keep};
+use crate::claims::{Claim, Ctx, Findings, Planted, PostVerdict, Tally};
+use crate::dropout::{Dropout, KeepProb, Mask, MaskStream, Scaling};
+use crate::stats::{ALPHA, binomial, chi_square_gof};
+
+/// The kept count of `n` entries drawn by the kernel from `stream` at keep probability `p`.
+fn kept_count(p: KeepProb, stream: MaskStream, n: usize) -> u64 {
+    let x = vec![1.0f32; n];
+    let (mut y, mut mask) = (vec![0.0f32; n], Mask::new(n));
+    Dropout::new(p, Scaling::Standard)
+        .forward(stream, &x, &mut y, &mut mask)
+        .expect("equal lengths");
+    mask.count_kept()
+}
+
+// ---------------------------------------------------------------- DROP-P
+// ANCHOR: drop_p
+
+#[derive(Clone, Copy)]
+enum PBug {
+    DropReading,
+}
+
+/// The keep probabilities tested: none is 0.5, where the two readings of p coincide.
+const PS: [f32; 4] = [0.8, 0.3, 0.95, 0.05];
+
+pub(super) fn drop_p() -> Claim {
+    Claim::checked(
+        "DROP-P",
+        ROOM,
+        "§基本思想, §参数训练, §模型预测",
+        "p is the keep probability throughout (C6): each unit is kept with probability p and \
+         dropped with 1 − p in training, the same p that scales the weights at prediction; the \
+         kernel's kept count at p ∈ {0.8, 0.3, 0.95, 0.05} is Binomial(N, p); p ∉ (0, 1] is a \
+         typed error and p = 1 is the identity",
+        PostVerdict::Wrong,
+        &[(
+            PBug::DropReading,
+            Planted::post(
+                "p used as the drop probability in training (§参数训练 read literally), the \
+                 weights still scaled by p at prediction",
+            ),
+        )],
+        |bug, ctx| {
+            let n = ctx.size(100_000, 10_000_000);
+            let mut f = Findings::default();
+            for (i, &p) in PS.iter().enumerate() {
+                // The post's training paragraphs: "closed with probability p".
+                let trained = match bug {
+                    None => keep(p),
+                    Some(PBug::DropReading) => keep(1.0 - p),
+                };
+                let k = kept_count(trained, MaskStream::new(ctx.seed, i as u64), n);
+                let pf = f64::from(p);
+                // Power: the drop reading centres the count on N(1−p), |2p−1|·√(N/(p(1−p)))
+                // standard errors away; 0.87·√N ≥ 275 here (8 give power 0.999 at α = 1e-6).
+                let effect = (2.0 * pf - 1.0).abs() * (n as f64 / (pf * (1.0 - pf))).sqrt();
+                f.test(
+                    format!("kernel's kept count at p = {p}: Binomial(N, p), the factor prediction uses"),
+                    binomial(k, n as u64, pf).expect("valid counts"),
+                    ALPHA,
+                    format!(
+                        "vs the drop reading (mean N(1−p)): {effect:.0} standard errors, power ≈ 1; \
+                         within a key block the uniforms are distinct, so the count is \
+                         hypergeometric with variance (1 − N/2^32) × binomial: conservative"
+                    ),
+                );
+            }
+            typed_errors(&mut f);
+            identity_at_one(&mut f, ctx);
+            f
+        },
+    )
+}
+
+/// p ∉ (0, 1] and drop rates ∉ [0, 1) are refused; the drop-rate constructor says 1 − rate.
+fn typed_errors(f: &mut Findings) {
+    let mut t = Tally::default();
+    for v in [
+        0.0,
+        -0.0,
+        -0.1,
+        1.0 + f32::EPSILON,
+        1.5,
+        f32::NAN,
+        f32::INFINITY,
+    ] {
+        t.check(KeepProb::new(v).is_err(), || {
+            format!("KeepProb::new({v}) accepted")
+        });
+    }
+    for v in [1.0, -0.1, f32::NAN] {
+        t.check(KeepProb::from_drop_rate(v).is_err(), || {
+            format!("KeepProb::from_drop_rate({v}) accepted")
+        });
+    }
+    for p in [1.0, f32::MIN_POSITIVE, 0.8] {
+        t.check(KeepProb::new(p).is_ok(), || {
+            format!("KeepProb::new({p}) refused")
+        });
+    }
+    let rate = 0.2f32;
+    let from_rate = KeepProb::from_drop_rate(rate).map(KeepProb::get);
+    t.check(from_rate == Ok(1.0 - rate), || {
+        format!("from_drop_rate(0.2) = {from_rate:?}")
+    });
+    f.tally(
+        "p ∉ (0, 1] (and rate ∉ [0, 1)) is a typed error; rate q gives p = 1 − q",
+        t,
+    );
+}
+
+/// p = 1: every entry kept and y = x bit for bit (NaN payloads and −0 included).
+fn identity_at_one(f: &mut Findings, ctx: &Ctx) {
+    let x: Vec<f32> = (0..1000)
+        .map(|i| match i % 7 {
+            0 => f32::NAN,
+            1 => -0.0,
+            2 => f32::INFINITY,
+            _ => i as f32 * 0.37 - 100.0,
+        })
+        .collect();
+    let mut t = Tally::default();
+    for scaling in [Scaling::Standard, Scaling::Inverted] {
+        let (mut y, mut mask) = (vec![0.0f32; x.len()], Mask::new(x.len()));
+        dropout(1.0, scaling)
+            .forward(MaskStream::new(ctx.seed, 99), &x, &mut y, &mut mask)
+            .expect("equal lengths");
+        for (i, (a, b)) in x.iter().zip(&y).enumerate() {
+            t.check(a.to_bits() == b.to_bits() && mask.get(i), || {
+                format!("{scaling:?}: x[{i}] = {a} gave {b}")
+            });
+        }
+    }
+    f.tally("p = 1 is the identity: all kept, y = x bit for bit", t);
+}
+
+// ANCHOR_END: drop_p
+// ---------------------------------------------------------------- DROP-MASK
+// ANCHOR: drop_mask
+
+#[derive(Clone, Copy)]
+enum MaskBug {
+    SharedByBatch,
+    FrozenAcrossSteps,
+    LaneBroadcast,
+    CounterPerVector,
+}
+
+/// Units and batch size: 64 × 64, so each example's mask is one u64 word.
+const UNITS: usize = 64;
+const BATCH: usize = 64;
+const P_MASK: f32 = 0.8;
+/// The widest lane count of any build (AVX-512's f32x16): the lane bugs are planted at it.
+const WIDE: usize = 16;
+/// Lags (in the flat column-major index) whose pairs are tested for independence: every
+/// neighbour within and across a 16-lane vector (1..=17), the vector and word boundaries
+/// (31..33, 63, 65, 128), and 64 = the same unit in the next example.
+const LAGS: [usize; 24] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 31, 32, 33, 63, 64, 65, 128,
+];
+
+/// The mask of one training step (UNITS × BATCH, column-major), as the code under test draws it.
+fn step_mask(bug: Option<MaskBug>, seed: u64, step: u64) -> Mask {
+    let d = dropout(P_MASK, Scaling::Inverted);
+    let t = d.keep().threshold().expect("p < 1");
+    let len = UNITS * BATCH;
+    let kernel = |stream: MaskStream, n: usize| {
+        let (x, mut y, mut m) = (vec![1.0f32; n], vec![0.0f32; n], Mask::new(n));
+        d.forward(stream, &x, &mut y, &mut m)
+            .expect("equal lengths");
+        m
+    };
+    let s = MaskStream::new(seed, step);
+    match bug {
+        None => kernel(s, len),
+        Some(MaskBug::SharedByBatch) => {
+            let one = kernel(s, UNITS);
+            Mask::from_fn(len, |i| one.get(i % UNITS))
+        }
+        Some(MaskBug::FrozenAcrossSteps) => kernel(MaskStream::new(seed, 0), len),
+        Some(MaskBug::LaneBroadcast) => {
+            Mask::from_fn(len, |i| s.uniform((i - i % WIDE) as u64) < t)
+        }
+        Some(MaskBug::CounterPerVector) => {
+            Mask::from_fn(len, |i| s.uniform((i / WIDE + i % WIDE) as u64) < t)
+        }
+    }
+}
+
+pub(super) fn drop_mask() -> Claim {
+    Claim::checked(
+        "DROP-MASK",
+        ROOM,
+        "§基本思想 (\"每个mini-batch训练时\")",
+        "masks are drawn i.i.d. per unit and per training example, and afresh every step (not \
+         once per mini-batch): no two examples share a mask, a fixed example's mask changes \
+         between steps, and mask bits are independent across units, examples, steps, \
+         neighbouring SIMD lanes and lane-block boundaries (kernel masks, p = 0.8)",
+        PostVerdict::Imprecise,
+        &[
+            (
+                MaskBug::SharedByBatch,
+                Planted::bug(
+                    "one mask shared by the whole batch (\"per mini-batch\" read literally)",
+                ),
+            ),
+            (
+                MaskBug::FrozenAcrossSteps,
+                Planted::bug("the generator re-seeded every step: the mask freezes"),
+            ),
+            (
+                MaskBug::LaneBroadcast,
+                Planted::bug("one draw per 16-lane vector, repeated in every lane"),
+            ),
+            (
+                MaskBug::CounterPerVector,
+                Planted::bug("counter advanced by 1 per vector, not 16: vectors overlap, shifted"),
+            ),
+        ],
+        |bug, ctx| {
+            let steps = ctx.size(25, 250);
+            let masks: Vec<Mask> = (0..steps as u64)
+                .map(|s| step_mask(bug, ctx.seed, s + 1))
+                .collect();
+            let mut f = Findings::default();
+            distinct_rows(&mut f, &masks);
+            independence(&mut f, &masks);
+            f
+        },
+    )
+}
+
+/// No two examples share a mask within a step, and example 0's mask changes every step.
+/// Two examples agree on a unit with probability p² + (1−p)² = 0.68, so a correct sampler
+/// fails the first with probability ≤ C(64,2)·0.68^64 ≈ 3.8e-8 per step (20 steps: 7.6e-7)
+/// and the second with 0.68^64 ≈ 1.9e-11 per pair of steps.
+fn distinct_rows(f: &mut Findings, masks: &[Mask]) {
+    let checked = &masks[..masks.len().min(20)];
+    let mut rows = Tally::default();
+    for (s, m) in checked.iter().enumerate() {
+        let w = m.words(); // one word per example (UNITS = 64)
+        let clash = (0..BATCH).flat_map(|a| (a + 1..BATCH).map(move |b| (a, b)));
+        let first = clash.clone().find(|&(a, b)| w[a] == w[b]);
+        rows.check(first.is_none(), || {
+            format!("step {s}: examples {first:?} share a mask")
+        });
+    }
+    f.tally(
+        "no two of the 64 examples share a mask (first 20 steps)",
+        rows,
+    );
+    let mut steps = Tally::default();
+    for (s, pair) in checked.windows(2).enumerate() {
+        steps.check(pair[0].words()[0] != pair[1].words()[0], || {
+            format!("example 0 kept its mask from step {s} to {}", s + 1)
+        });
+    }
+    f.tally("a fixed example's mask changes between steps", steps);
+}
+
+/// χ² goodness of fit of the 2×2 table of pairs (r_i, r_{i+d}) to the product law
+/// (p², p(1−p), (1−p)p, (1−p)²), for every lag d in [`LAGS`] within a step and for the
+/// same entry in consecutive steps; Bonferroni over the 25 tables.
+///
+/// The pairs of a table are disjoint — i runs over the blocks [2kd, 2kd + d), so every entry
+/// is in one pair — and the steps are paired (0, 1), (2, 3), …: under the null the pairs are
+/// then independent and the counts multinomial, as the χ² test assumes. (Overlapping pairs
+/// (i, i+d), (i+d, i+2d) are positively correlated; at p = 0.8 they nearly double the variance
+/// of the counts and would make the test reject a correct sampler far more often than α.)
+fn independence(f: &mut Findings, masks: &[Mask]) {
+    let p = f64::from(P_MASK);
+    let law = [p * p, p * (1.0 - p), (1.0 - p) * p, (1.0 - p) * (1.0 - p)];
+    let cell = |a: bool, b: bool| usize::from(!a) * 2 + usize::from(!b);
+    let mut tables = Vec::new();
+    let mut names = Vec::new();
+    for d in LAGS {
+        let mut counts = [0u64; 4];
+        for m in masks {
+            for i in (0..m.len() - d).filter(|i| (i / d) % 2 == 0) {
+                counts[cell(m.get(i), m.get(i + d))] += 1;
+            }
+        }
+        tables.push(chi_square_gof(&counts, &law).expect("valid table"));
+        names.push(format!("lag {d}"));
+    }
+    let mut counts = [0u64; 4];
+    for pair in masks.chunks_exact(2) {
+        for i in 0..pair[0].len() {
+            counts[cell(pair[0].get(i), pair[1].get(i))] += 1;
+        }
+    }
+    tables.push(chi_square_gof(&counts, &law).expect("valid table"));
+    names.push("consecutive steps".into());
+    let worst = (0..tables.len())
+        .min_by(|&a, &b| tables[a].p_value.total_cmp(&tables[b].p_value))
+        .expect("tables");
+    // Power: every planted bug makes some table's pairs (nearly) identical. Identical pairs
+    // put the mass (p, 0, 0, 1 − p) where the law has (p², p(1−p), p(1−p), (1−p)²): χ² ≈ N
+    // (one per pair); 15/16-identical ones ≈ 0.88·N. The critical value at α/25 = 4e-8 with
+    // 3 df is about 38, and N ≥ 12·4096 − 128 ≈ 4.9e4 pairs per table here: power ≈ 1.
+    f.test(
+        format!(
+            "independence of mask bits: χ² of 25 tables of disjoint pairs (units, lanes, lane \
+             blocks, examples, steps), worst at {}",
+            names[worst]
+        ),
+        bonferroni(&tables, "χ² independence, Bonferroni over 25 tables"),
+        ALPHA,
+        "identical or 15/16-identical pairs (every planted bug) give χ² ≳ 0.88·N ≥ 4e4 per \
+         table against a critical value ≈ 38: power ≈ 1",
+    );
+}
+
+// ANCHOR_END: drop_mask
