@@ -1,0 +1,245 @@
+//! The variance rules the derivation uses (§方差公式): VAR-PROD, VAR-SHIFT and VAR-SUM.
+//! Exact enumeration on small discrete distributions wherever the support is small.
+
+use super::conditions::{draw, normal};
+use super::{ROOM, at_least, chi_power, chi_square_sum, gaussian, stream};
+use crate::claims::{Claim, Findings, MaxError, Planted, PostVerdict, identity_error};
+use crate::stats::ALPHA;
+use derivations::xavier as spec;
+
+/// A finite distribution: (value, probability) pairs.
+type Dist = Vec<(f64, f64)>;
+
+fn uniform_on(values: &[f64]) -> Dist {
+    let p = 1.0 / values.len() as f64;
+    values.iter().map(|&v| (v, p)).collect()
+}
+
+fn mean(d: &Dist) -> f64 {
+    d.iter().map(|(v, p)| v * p).sum()
+}
+
+/// Var by enumeration, two-pass (mean first), so no cancellation.
+fn var(d: &Dist) -> f64 {
+    let m = mean(d);
+    d.iter().map(|(v, p)| p * (v - m) * (v - m)).sum()
+}
+
+/// The law of x·y (or x + y) for independent x and y, by enumerating the product support.
+fn combine(x: &Dist, y: &Dist, op: fn(f64, f64) -> f64) -> Dist {
+    x.iter()
+        .flat_map(|&(a, p)| y.iter().map(move |&(b, q)| (op(a, b), p * q)))
+        .collect()
+}
+
+/// Exact enumeration: sums of a dozen products of small integers and thirds/quarters, so a
+/// few ulp on O(10) values (CLAIMS.md VAR-PROD: 1e-14).
+const ENUM_TOL: f64 = 1e-14;
+
+// ---------------------------------------------------------------- VAR-PROD
+// ANCHOR: var_prod
+
+#[derive(Clone, Copy)]
+enum ProdBug {
+    ZeroMeanEverywhere,
+}
+
+pub(super) fn var_prod() -> Claim {
+    Claim::checked(
+        "VAR-PROD",
+        ROOM,
+        "§方差公式",
+        "Var(xy) = Var(x)·Var(y) for independent zero-mean x and y; in general Var(xy) = \
+         Var(x)Var(y) + Var(x)E[y]² + Var(y)E[x]², so one zero mean is not enough \
+         (Var(xy) = Var(x)·E[y²] if E[x] = 0)",
+        PostVerdict::Correct,
+        &[(
+            ProdBug::ZeroMeanEverywhere,
+            Planted::bug("Var(x)·Var(y) applied to non-zero-mean factors (ReLU activations)"),
+        )],
+        |bug, _ctx| {
+            let rule = |x: &Dist, y: &Dist| match bug {
+                None => spec::var_prod(mean(x), var(x), mean(y), var(y)),
+                Some(ProdBug::ZeroMeanEverywhere) => spec::var_prod_zero_mean(var(x), var(y)),
+            };
+            let x = uniform_on(&[-2.0, -1.0, 1.0, 2.0]);
+            let y = uniform_on(&[-3.0, 0.0, 3.0]);
+            // Non-zero means: a ReLU-like y ≥ 0, and both shifted.
+            let relu_y = uniform_on(&[0.0, 0.0, 1.0, 3.0]);
+            let shifted_x = uniform_on(&[0.5, 1.0, 2.0, 4.5]);
+            let mut f = Findings::default();
+            let exact = var(&combine(&x, &y, |a, b| a * b));
+            f.bound(
+                "zero means (post's case): Var(x)·Var(y) = enumerated Var(xy)",
+                identity_error(spec::var_prod_zero_mean(var(&x), var(&y)), exact),
+                ENUM_TOL,
+                12,
+                "exact enumeration of 12 products",
+            );
+            let mut e = MaxError::default();
+            for (a, b) in [
+                (&x, &y),
+                (&x, &relu_y),
+                (&shifted_x, &relu_y),
+                (&shifted_x, &y),
+            ] {
+                e.record(
+                    identity_error(rule(a, b), var(&combine(a, b, |u, v| u * v))),
+                    mean(b),
+                );
+            }
+            f.bound(
+                "the product rule = enumerated Var(xy), means zero and non-zero",
+                e.max,
+                ENUM_TOL,
+                e.cases,
+                "exact enumeration of ≤ 16 products",
+            );
+            let gap = var(&combine(&x, &relu_y, |a, b| a * b)) - var(&x) * var(&relu_y);
+            at_least(
+                &mut f,
+                "E[x] = 0, E[y] ≠ 0: Var(xy) − Var(x)Var(y) = Var(x)E[y]²",
+                gap,
+                1.0,
+                "Var(x) = 2.5, E[y] = 1: the zero-mean formula misses 2.5",
+            );
+            f
+        },
+    )
+}
+
+// ANCHOR_END: var_prod
+// ---------------------------------------------------------------- VAR-SHIFT
+// ANCHOR: var_shift
+
+#[derive(Clone, Copy)]
+enum ShiftBug {
+    ShiftSquared,
+    RandomDropped,
+}
+
+pub(super) fn var_shift() -> Claim {
+    Claim::checked(
+        "VAR-SHIFT",
+        ROOM,
+        "§方差公式",
+        "Var(x + a) = Var(x) for a constant a, the step that drops b; for a random b independent \
+         of x, Var(x + b) = Var(x) + Var(b), so b must be constant (XAV-ASSUME)",
+        PostVerdict::Correct,
+        &[
+            (
+                ShiftBug::ShiftSquared,
+                Planted::bug("Var(x + a) = Var(x) + a²"),
+            ),
+            (
+                ShiftBug::RandomDropped,
+                Planted::bug("a random b dropped as if it were constant"),
+            ),
+        ],
+        |bug, _ctx| {
+            let rule = |x: &Dist, b: &Dist| match bug {
+                None => spec::var_shift_random(var(x), var(b)),
+                Some(ShiftBug::ShiftSquared) => spec::var_shift(var(x)) + mean(b).powi(2),
+                Some(ShiftBug::RandomDropped) => spec::var_shift(var(x)),
+            };
+            let x = uniform_on(&[-2.0, -1.0, 1.0, 2.0]);
+            let mut f = Findings::default();
+            let mut e = MaxError::default();
+            for a in [0.0, 0.5, -3.0, 1e3] {
+                let b = vec![(a, 1.0)];
+                let exact = var(&combine(&x, &b, |u, v| u + v));
+                e.record(identity_error(rule(&x, &b), exact), a);
+                e.record(identity_error(spec::var_shift(var(&x)), exact), a);
+            }
+            f.bound(
+                "constant a ∈ {0, 0.5, −3, 1e3}: Var(x + a) = Var(x)",
+                e.max,
+                ENUM_TOL,
+                e.cases,
+                "x + a is exact for these values; enumeration",
+            );
+            let mut e = MaxError::default();
+            for b in [uniform_on(&[-1.0, 1.0]), uniform_on(&[0.0, 0.0, 3.0])] {
+                let exact = var(&combine(&x, &b, |u, v| u + v));
+                e.record(identity_error(rule(&x, &b), exact), var(&b));
+            }
+            f.bound(
+                "random independent b: Var(x + b) = Var(x) + Var(b)",
+                e.max,
+                ENUM_TOL,
+                e.cases,
+                "exact enumeration of ≤ 12 sums",
+            );
+            f
+        },
+    )
+}
+
+// ANCHOR_END: var_shift
+// ---------------------------------------------------------------- VAR-SUM
+// ANCHOR: var_sum
+
+#[derive(Clone, Copy)]
+enum SumBug {
+    SharedAcrossFanIn,
+    CorrelatedTerms,
+}
+
+pub(super) fn var_sum() -> Claim {
+    Claim::checked(
+        "VAR-SUM",
+        ROOM,
+        "used after eq (19)",
+        "Var(Σ_j W_{j,k}·O_j) = Σ_j Var(W_{j,k})·E[O_j²] needs only uncorrelated terms, which \
+         independent zero-mean weights give even when the O_j are perfectly correlated (all \
+         equal): exact χ² with Gaussian weights",
+        PostVerdict::Implied,
+        &[
+            (
+                SumBug::SharedAcrossFanIn,
+                Planted::bug("correlated weights: one value per unit repeated over its fan-in"),
+            ),
+            (
+                SumBug::CorrelatedTerms,
+                Planted::bug(
+                    "the variance of the sum as (Σ_j sd_j)², as if the terms were correlated",
+                ),
+            ),
+        ],
+        |bug, ctx| {
+            let (fan_in, fan_out) = (256, 128);
+            let v = spec::compromise_variance(&[fan_in, fan_out], 1);
+            let reps = ctx.size(20, 200);
+            let mut rng = stream(ctx, 0);
+            let mut t = 0.0;
+            for _ in 0..reps {
+                // Perfectly correlated inputs: O_j = c for every j.
+                let c = gaussian(&mut rng, 1)[0];
+                let mut w = draw(normal(v), fan_in, fan_out, &mut rng);
+                if let Some(SumBug::SharedAcrossFanIn) = bug {
+                    for mut col in w.column_iter_mut() {
+                        let first = col[0];
+                        col.fill(first);
+                    }
+                }
+                let predicted = match bug {
+                    Some(SumBug::CorrelatedTerms) => (fan_in as f64 * (v * c * c).sqrt()).powi(2),
+                    _ => spec::var_sum(&vec![v; fan_in], &vec![c * c; fan_in]),
+                };
+                let z = w.tr_mul(&nalgebra::DVector::from_element(fan_in, c));
+                t += z.norm_squared() / predicted;
+            }
+            let k = (reps * fan_out) as u64;
+            let mut f = Findings::default();
+            f.test(
+                "all O_j equal: Σ_k IN_k²/Σ_j Var(W)·E[O_j²] ~ χ²",
+                chi_square_sum(t, k),
+                ALPHA,
+                chi_power(k, &[256.0, 1.0 / 256.0]),
+            );
+            f
+        },
+    )
+}
+
+// ANCHOR_END: var_sum
