@@ -173,7 +173,11 @@ pub fn markdown(records: &[ClaimRecord], derivation: Option<&str>) -> String {
                 (false, true) => "rejected",
                 (false, false) => "**SURVIVED**",
             };
-            let post = if p.post { " (the post's own version)" } else { "" };
+            let post = if p.post {
+                " (the post's own version)"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 s,
                 "- planted bug *{}*{post}: {mark} — {}",

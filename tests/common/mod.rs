@@ -24,7 +24,10 @@ pub fn assert_covers(derivation: &str, listed: &[&str]) {
     let mut listed = listed.to_vec();
     registered.sort_unstable();
     listed.sort_unstable();
-    assert_eq!(registered, listed, "the claim tests of {derivation} must list every registered ID");
+    assert_eq!(
+        registered, listed,
+        "the claim tests of {derivation} must list every registered ID"
+    );
 }
 
 /// One `#[test]` per claim ID, plus a test that the list covers the derivation's registry.
