@@ -1,0 +1,256 @@
+//! The inference variance and its Bessel factor (Algorithm 2, §BN层的使用): BN-INF-VAR, by
+//! exact enumeration, an exact χ² test, and the figure of the uncorrected estimator's bias.
+
+use nalgebra::DMatrix;
+use rand::Rng;
+
+use super::ROOM;
+use super::sample::normal;
+use crate::batch_norm::BatchNorm;
+use crate::claims::{
+    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+};
+use crate::report::figure::{LinePlot, Series};
+use crate::stats::{ALPHA, chi_square_variance, z_power};
+use derivations::batch_norm as spec;
+
+// ---------------------------------------------------------------- BN-INF-VAR
+// ANCHOR: bn_inf_var
+
+#[derive(Clone, Copy)]
+enum VarBug {
+    FactorDropped,
+    FactorInverted,
+    BesselInTraining,
+    DoubleCorrection,
+}
+
+/// The variance the training forward normalises a batch with, by the code under test.
+fn training_variance(bug: Option<VarBug>, x: &[f64]) -> f64 {
+    let m = x.len() as f64;
+    match bug {
+        Some(VarBug::BesselInTraining) => spec::batch_variance(x) * m / (m - 1.0),
+        _ => spec::batch_variance(x),
+    }
+}
+
+/// The inference variance from the training batches (all of size m), by the code under test.
+fn inference_variance(bug: Option<VarBug>, batches: &[&[f64]]) -> f64 {
+    let m = batches[0].len();
+    let mf = m as f64;
+    let biased: Vec<f64> = batches.iter().map(|b| spec::batch_variance(b)).collect();
+    let mean_biased = spec::batch_mean(&biased);
+    match bug {
+        None => spec::inference_variance(&biased, m).unwrap_or(f64::NAN),
+        Some(VarBug::FactorDropped) => mean_biased,
+        Some(VarBug::FactorInverted) => (mf - 1.0) / mf * mean_biased,
+        // The training statistics are Bessel-corrected, and Algorithm 2 corrects them again.
+        Some(VarBug::BesselInTraining) | Some(VarBug::DoubleCorrection) => {
+            let used: Vec<f64> = batches.iter().map(|b| training_variance(bug, b)).collect();
+            let unbiased: Vec<f64> = match bug {
+                Some(VarBug::DoubleCorrection) => {
+                    biased.iter().map(|v| v * mf / (mf - 1.0)).collect()
+                }
+                _ => used,
+            };
+            spec::inference_variance(&unbiased, m).unwrap_or(f64::NAN)
+        }
+    }
+}
+
+/// All C(n, k) index subsets of 0..n, in lexicographic order.
+fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
+    if k == 0 {
+        return vec![Vec::new()];
+    }
+    (k - 1..n)
+        .flat_map(|last| {
+            subsets(last, k - 1).into_iter().map(move |mut s| {
+                s.push(last);
+                s
+            })
+        })
+        .collect()
+}
+
+/// The mean of σ_B² over every batch of size m drawn from `data`, and the number of batches.
+fn enumerate(bug: Option<VarBug>, data: &[f64], m: usize) -> (f64, f64, usize) {
+    let batches: Vec<Vec<f64>> = subsets(data.len(), m)
+        .into_iter()
+        .map(|s| s.into_iter().map(|i| data[i]).collect())
+        .collect();
+    let refs: Vec<&[f64]> = batches.iter().map(Vec::as_slice).collect();
+    let mean_biased = spec::batch_mean(
+        &refs
+            .iter()
+            .map(|b| spec::batch_variance(b))
+            .collect::<Vec<_>>(),
+    );
+    (mean_biased, inference_variance(bug, &refs), batches.len())
+}
+
+pub(super) fn bn_inf_var() -> Claim {
+    Claim::checked(
+        "BN-INF-VAR",
+        ROOM,
+        "§BN层的使用",
+        "σ² = m/(m − 1)·E_B[σ_B²] (Algorithm 2): unbiased, since E[σ_B²] = (m − 1)/m·σ²; over all \
+         C(P, m) batches of a finite set it equals the variance with divisor P − 1 exactly; the \
+         training normalisation keeps the biased σ_B²; m = 1 is a typed error",
+        PostVerdict::Correct,
+        &[
+            (
+                VarBug::FactorDropped,
+                Planted::bug("the factor m/(m − 1) dropped"),
+            ),
+            (
+                VarBug::FactorInverted,
+                Planted::bug("(m − 1)/m instead of m/(m − 1)"),
+            ),
+            (
+                VarBug::BesselInTraining,
+                Planted::bug("Bessel's 1/(m − 1) in the training normalisation as well"),
+            ),
+            (
+                VarBug::DoubleCorrection,
+                Planted::bug("double correction: unbiased σ_B² and the factor m/(m − 1)"),
+            ),
+        ],
+        |bug, ctx| {
+            let mut rng = ctx.rng();
+            let mut f = Findings::default();
+            // (a) Exact enumeration: the data 1..8 (S² = 42/7 = 6) for every m, the table of
+            //     the book; and random data with P = 8, m = 3 (C(8, 3) = 56 batches).
+            let one_to_eight: Vec<f64> = (1..=8).map(f64::from).collect();
+            for m in 2..=8 {
+                let (mean_biased, estimate, count) = enumerate(bug, &one_to_eight, m);
+                f.bound(
+                    format!(
+                        "x = 1..8, m = {m}: mean σ_B² over all C(8, {m}) = {count} batches = {mean_biased:.6} \
+                         = ((m − 1)/m)·6; estimate {estimate:.6} = S² = 6"
+                    ),
+                    identity_error(estimate, 6.0),
+                    IDENTITY_TOL,
+                    count as u64,
+                    "averages of ≤ 70 variances of values ≤ 8: a few ε",
+                );
+            }
+            let mut e = MaxError::default();
+            for _ in 0..ctx.size(200, 5_000) {
+                let data: Vec<f64> = (0..8).map(|_| rng.random_range(-10.0..10.0)).collect();
+                let s2 = spec::batch_variance(&data) * 8.0 / 7.0;
+                e.record(identity_error(enumerate(bug, &data, 3).1, s2), 3.0);
+            }
+            f.bound("random data, P = 8, m = 3: m/(m − 1)·E_B[σ_B²] over all 56 batches = S² (divisor P − 1)",
+                    e.max, IDENTITY_TOL, e.cases, "averages of 56 variances of O(10) values: a few ε");
+            // (b) The exact χ² test. Gaussian data, σ² = 4, B batches of m = 4:
+            //     T = Σ_b m·σ_b²/σ² ~ χ²_{B(m−1)}, and T = σ̂²·B(m − 1)/σ² for the correct σ̂².
+            //     Power: T/df has SD √(2/df); dropping the factor shifts it by 1/m, so
+            //     (4.89 + 3.09)·√(2/(B(m − 1))) ≤ 1/m needs B ≥ 127.4·m²/(m − 1) = 680 at m = 4
+            //     (CLAIMS.md). The inverted factor shifts it by 7/16 and the double correction
+            //     by 1/3: all larger.
+            let (m, sigma2) = (4usize, 4.0f64);
+            let b = ctx.size(1_000, 20_000);
+            let data: Vec<Vec<f64>> = (0..b)
+                .map(|_| (0..m).map(|_| sigma2.sqrt() * normal(&mut rng)).collect())
+                .collect();
+            let refs: Vec<&[f64]> = data.iter().map(Vec::as_slice).collect();
+            let estimate = inference_variance(bug, &refs);
+            let df = (b * (m - 1)) as f64;
+            match chi_square_variance(estimate, (b * (m - 1) + 1) as u64, sigma2) {
+                Ok(o) => f.test(
+                    format!("χ² test: σ̂² from {b} Gaussian batches of m = {m}, T = σ̂²·B(m − 1)/σ² ~ χ²_{}", b * (m - 1)),
+                    o,
+                    ALPHA,
+                    format!(
+                        "the dropped factor shifts T/df by 1/m = {:.3} = {:.1} SD: power {:.6}",
+                        1.0 / m as f64,
+                        (1.0 / m as f64) / (2.0 / df).sqrt(),
+                        z_power((1.0 / m as f64) / (2.0 / df).sqrt(), ALPHA)
+                    ),
+                ),
+                Err(err) => f.bound(format!("χ² test refused: {err}"), f64::NAN, 0.0, 0, "invalid test"),
+            }
+            // (c) Training normalises with the biased variance.
+            let mut t = MaxError::default();
+            for x in data.iter().take(200) {
+                let biased = x
+                    .iter()
+                    .map(|v| (v - spec::batch_mean(x)).powi(2))
+                    .sum::<f64>()
+                    / m as f64;
+                t.record(identity_error(training_variance(bug, x), biased), 0.0);
+            }
+            f.bound(
+                "the training normalisation uses the biased σ_B² = (1/m)·Σ(x − μ_B)²",
+                t.max,
+                IDENTITY_TOL,
+                t.cases,
+                "two passes over 4 values",
+            );
+            // (d) m = 1 in training is a typed error in the kernel.
+            let mut typed = Tally::default();
+            let bn = BatchNorm::new(3, 1e-5).expect("valid layer");
+            let mut y = DMatrix::zeros(3, 1);
+            typed.check(
+                bn.forward_train(&DMatrix::zeros(3, 1), &mut y).is_err(),
+                || "m = 1 accepted in training".into(),
+            );
+            f.tally(
+                "m = 1 in training: typed error (the factor m/(m − 1) divides by zero)",
+                typed,
+            );
+            if bug.is_none() {
+                f.figures.push(bias_figure(ctx));
+            }
+            f
+        },
+    )
+}
+
+// ANCHOR_END: bn_inf_var
+
+/// The figure: E[σ_B²]/σ² measured with our kernel for m = 2..32, uncorrected and corrected,
+/// against the theory (m − 1)/m.
+fn bias_figure(ctx: &Ctx) -> LinePlot {
+    let mut rng = ctx.rng();
+    let features = 256;
+    let calls = ctx.size(8, 80);
+    let bn = BatchNorm::new(features, 0.0).expect("valid layer");
+    let (mut raw, mut corrected, mut theory) = (Vec::new(), Vec::new(), Vec::new());
+    for m in 2..=32usize {
+        let mut sum = 0.0;
+        for _ in 0..calls {
+            let x = DMatrix::from_fn(features, m, |_, _| normal(&mut rng) as f32);
+            let mut y = x.clone();
+            if let Ok(stats) = bn.forward_train(&x, &mut y) {
+                sum += stats.variance().iter().sum::<f64>();
+            }
+        }
+        let mean = sum / (features * calls) as f64;
+        let mf = m as f64;
+        raw.push((mf, mean));
+        corrected.push((mf, mean * mf / (mf - 1.0)));
+        theory.push((mf, (mf - 1.0) / mf));
+    }
+    LinePlot {
+        file_stem: "batch_norm-variance-bias".into(),
+        title: "Bias of the batch variance: E[σ_B²]/σ² against m".into(),
+        x_label: "batch size m".into(),
+        y_label: "E[σ_B²] / σ²".into(),
+        series: vec![
+            Series {
+                name: format!("measured σ_B² (1/m), {} batches per m", features * calls),
+                points: raw,
+            },
+            Series {
+                name: "theory (m − 1)/m".into(),
+                points: theory,
+            },
+            Series {
+                name: "measured m/(m − 1)·σ_B² (Algorithm 2)".into(),
+                points: corrected,
+            },
+        ],
+    }
+}

@@ -1,0 +1,338 @@
+//! BN's invariances and what they do not fix: EXT-BN-SCALE and BN-ROLE-INIT.
+
+use rand::Rng;
+
+use super::ROOM;
+use super::sample::batch;
+use crate::claims::{
+    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+};
+use derivations::batch_norm as spec;
+
+// ---------------------------------------------------------------- EXT-BN-SCALE
+// ANCHOR: ext_bn_scale
+
+#[derive(Clone, Copy)]
+enum ScaleBug {
+    GradientScalesWithA,
+    DivideByVariance,
+}
+
+/// One feature's BN (γ = 1, β = 0) forward, by the code under test.
+fn bn_forward(bug: Option<ScaleBug>, z: &[f64], eps: f64) -> Vec<f64> {
+    match bug {
+        Some(ScaleBug::DivideByVariance) => {
+            let (mu, var) = (spec::batch_mean(z), spec::batch_variance(z));
+            z.iter().map(|v| (v - mu) / (var + eps)).collect()
+        }
+        _ => spec::normalize(z, eps),
+    }
+}
+
+/// ∂ℓ/∂z of one feature's BN (γ = 1), by the code under test.
+fn bn_backward(bug: Option<ScaleBug>, z: &[f64], eps: f64, g: &[f64]) -> Vec<f64> {
+    let dz = spec::backward_compact(z, 1.0, eps, g);
+    match bug {
+        // s multiplied where it divides: the gradient grows as a instead of shrinking as 1/a.
+        Some(ScaleBug::GradientScalesWithA) => {
+            let s2 = spec::batch_variance(z) + eps;
+            dz.iter().map(|d| d * s2).collect()
+        }
+        _ => dz,
+    }
+}
+
+/// A linear layer z = Wᵀ·u followed by BN on each unit, with ℓ = Σ c·y: returns y, ∂ℓ/∂u and
+/// ∂ℓ/∂W. `u[i]` is sample i (d inputs), `w[j][k]` is W_{j,k} (d × J, C2).
+fn layer(
+    bug: Option<ScaleBug>,
+    u: &[Vec<f64>],
+    w: &[Vec<f64>],
+    c: &[Vec<f64>],
+    eps: f64,
+) -> [Vec<Vec<f64>>; 3] {
+    let (m, d, units) = (u.len(), w.len(), w[0].len());
+    let z: Vec<Vec<f64>> = (0..units)
+        .map(|k| {
+            (0..m)
+                .map(|i| (0..d).map(|j| w[j][k] * u[i][j]).sum())
+                .collect()
+        })
+        .collect();
+    let y: Vec<Vec<f64>> = z.iter().map(|zk| bn_forward(bug, zk, eps)).collect();
+    let dz: Vec<Vec<f64>> = (0..units)
+        .map(|k| bn_backward(bug, &z[k], eps, &spec::feature(c, k)))
+        .collect();
+    let du = (0..m)
+        .map(|i| {
+            (0..d)
+                .map(|j| (0..units).map(|k| w[j][k] * dz[k][i]).sum())
+                .collect()
+        })
+        .collect();
+    let dw = (0..d)
+        .map(|j| {
+            (0..units)
+                .map(|k| (0..m).map(|i| u[i][j] * dz[k][i]).sum())
+                .collect()
+        })
+        .collect();
+    [y, du, dw]
+}
+
+pub(super) fn ext_bn_scale() -> Claim {
+    Claim::checked(
+        "EXT-BN-SCALE",
+        ROOM,
+        "§13 (Ioffe & Szegedy §3.3)",
+        "for a > 0 and ε = 0: BN((aW)u) = BN(Wu), ∂BN((aW)u)/∂u = ∂BN(Wu)/∂u and \
+         ∂BN((aW)u)/∂(aW) = (1/a)·∂BN(Wu)/∂W; for ε > 0 the same hold exactly with ε/a² on the \
+         right, so the deviation is the change of ε",
+        PostVerdict::Extension,
+        &[
+            (
+                ScaleBug::GradientScalesWithA,
+                Planted::bug("the weight gradient scales as a instead of 1/a"),
+            ),
+            (
+                ScaleBug::DivideByVariance,
+                Planted::bug("normalising by σ_B² instead of σ_B (output scales as 1/a)"),
+            ),
+        ],
+        |bug, ctx| {
+            let mut rng = ctx.rng();
+            let (mut ey, mut eu, mut ew) = (
+                MaxError::default(),
+                MaxError::default(),
+                MaxError::default(),
+            );
+            for case in 0..ctx.size(100, 2_000) {
+                let (m, d, units) = (6, 3, 4);
+                let a = [0.1, 3.0, 1e3][case % 3];
+                let eps = [0.0, 1e-3][case / 3 % 2];
+                let u = batch(&mut rng, m, d);
+                let w: Vec<Vec<f64>> = (0..d)
+                    .map(|_| (0..units).map(|_| rng.random_range(-1.0..1.0)).collect())
+                    .collect();
+                let c = batch(&mut rng, m, units);
+                let aw: Vec<Vec<f64>> = w
+                    .iter()
+                    .map(|r| r.iter().map(|v| a * v).collect())
+                    .collect();
+                let [y1, du1, dw1] = layer(bug, &u, &w, &c, eps / (a * a));
+                let [ya, dua, dwa] = layer(bug, &u, &aw, &c, eps);
+                // Normwise: max|p − q| / max(1, max|q|), since single entries of a gradient can
+                // cancel far below the matrix's size.
+                let pairs = |p: &[Vec<f64>], q: &[Vec<f64>], e: &mut MaxError, factor: f64| {
+                    let size = q.iter().flatten().fold(1.0f64, |s, v| s.max(v.abs()));
+                    let diff = p
+                        .iter()
+                        .flatten()
+                        .zip(q.iter().flatten())
+                        .fold(0.0f64, |d, (vp, vq)| d.max((vp * factor - vq).abs()));
+                    e.record(diff / size, a);
+                };
+                pairs(&ya, &y1, &mut ey, 1.0);
+                pairs(&dua, &du1, &mut eu, 1.0);
+                pairs(&dwa, &dw1, &mut ew, a);
+            }
+            let why = "normwise max|p − q|/max(1, max|q|) over the layer: sums of ≤ 6 products of O(1) \
+                       values, the scale a ∈ {0.1, 3, 1e3} rounded once: a few ε";
+            let mut f = Findings::default();
+            f.bound(
+                "BN_ε((aW)u) = BN_{ε/a²}(Wu) (= BN(Wu) at ε = 0)",
+                ey.max,
+                IDENTITY_TOL,
+                ey.cases,
+                why,
+            );
+            f.bound(
+                "∂/∂u unchanged by the scale a",
+                eu.max,
+                IDENTITY_TOL,
+                eu.cases,
+                why,
+            );
+            f.bound(
+                "a·∂/∂(aW) = ∂/∂W: the weight gradient scales as 1/a",
+                ew.max,
+                IDENTITY_TOL,
+                ew.cases,
+                why,
+            );
+            f
+        },
+    )
+}
+
+// ANCHOR_END: ext_bn_scale
+
+// ---------------------------------------------------------------- BN-ROLE-INIT
+// ANCHOR: bn_role_init
+
+#[derive(Clone, Copy)]
+enum InitBug {
+    CentreOnly,
+}
+
+/// One feature's BN (γ = 1, β = 0), by the code under test.
+fn bn(bug: Option<InitBug>, z: &[f64], eps: f64) -> Vec<f64> {
+    match bug {
+        None => spec::normalize(z, eps),
+        Some(InitBug::CentreOnly) => {
+            let mu = spec::batch_mean(z);
+            z.iter().map(|v| v - mu).collect()
+        }
+    }
+}
+
+pub(super) fn bn_role_init() -> Claim {
+    Claim::checked(
+        "BN-ROLE-INIT",
+        ROOM,
+        "§BN的作用 1",
+        "precisely: BN(a·z) = BN(z) for a > 0 and ε = 0 (scale invariance, within an ε-term bound \
+         for ε > 0) and BN(z + c) = BN(z) (a bias before BN is redundant); BN does not fix \
+         symmetric initialisations (identical units stay identical after BN and an SGD step), \
+         zero initialisation (the output is β) or a sign flip (x̂ is negated)",
+        PostVerdict::Imprecise,
+        &[(
+            InitBug::CentreOnly,
+            Planted::bug("BN that centres but does not scale"),
+        )],
+        |bug, ctx| {
+            let mut rng = ctx.rng();
+            let (mut scale0, mut scale_eps, mut shift, mut flip) = (
+                MaxError::default(),
+                MaxError::default(),
+                MaxError::default(),
+                MaxError::default(),
+            );
+            for case in 0..ctx.size(300, 10_000) {
+                let m = rng.random_range(2..=16);
+                let z = spec::feature(&batch(&mut rng, m, 1), 0);
+                let a = [0.1, 3.0, 1e3][case % 3];
+                let az: Vec<f64> = z.iter().map(|v| a * v).collect();
+                for (p, q) in bn(bug, &az, 0.0).iter().zip(bn(bug, &z, 0.0)) {
+                    scale0.record(identity_error(*p, q), a);
+                }
+                // ε > 0: |x̂_ε(az) − x̂_ε(z)| ≤ |x̂₀|·ε·|1 − a⁻²|/(2σ²) by the mean value theorem on
+                // t ↦ (σ² + t)^{−1/2}, whose slope is at most σ⁻³/2.
+                let eps = 1e-2;
+                let var = spec::batch_variance(&z);
+                let x0 = spec::normalize(&z, 0.0);
+                for ((p, q), h) in bn(bug, &az, eps).iter().zip(bn(bug, &z, eps)).zip(&x0) {
+                    let bound = h.abs() * eps * (1.0 - 1.0 / (a * a)).abs() / (2.0 * var)
+                        + 1e-12 * q.abs().max(1.0);
+                    scale_eps.record((p - q).abs() / bound, a);
+                }
+                let c = rng.random_range(-10.0..10.0);
+                let zc: Vec<f64> = z.iter().map(|v| v + c).collect();
+                for (p, q) in bn(bug, &zc, 1e-3).iter().zip(bn(bug, &z, 1e-3)) {
+                    shift.record(identity_error(*p, q), c);
+                }
+                let neg: Vec<f64> = z.iter().map(|v| -v).collect();
+                for (p, q) in bn(bug, &neg, 1e-3).iter().zip(bn(bug, &z, 1e-3)) {
+                    flip.record(identity_error(*p, -q), 0.0);
+                }
+            }
+            let mut f = Findings::default();
+            f.bound(
+                "BN(a·z) = BN(z), ε = 0, a ∈ {0.1, 3, 1e3}",
+                scale0.max,
+                IDENTITY_TOL,
+                scale0.cases,
+                "a rounded product per value, then the same normalisation: a few ε",
+            );
+            f.bound("ε = 1e-2: |BN(a·z) − BN(z)| / (|x̂₀|·ε·|1 − a⁻²|/(2σ²))", scale_eps.max, 1.0, scale_eps.cases,
+                    "mean value theorem on (σ² + t)^{−1/2} between t = ε/a² and ε, plus 1e-12 for rounding");
+            f.bound(
+                "BN(z + c) = BN(z), |c| ≤ 10 (a bias before BN is redundant)",
+                shift.max,
+                IDENTITY_TOL,
+                shift.cases,
+                "z + c rounds at |c|·ε, relative to the spread ≥ 0.5: below 1e-14",
+            );
+            f.bound(
+                "not fixed: a sign flip negates x̂, BN(−z) = −BN(z)",
+                flip.max,
+                IDENTITY_TOL,
+                flip.cases,
+                "exact up to rounding",
+            );
+            symmetric_and_zero(&mut f, bug, ctx);
+            f
+        },
+    )
+}
+
+// ANCHOR_END: bn_role_init
+
+/// What BN does not fix: two units with identical incoming weights stay identical through BN
+/// and an SGD step, and all-zero weights give the output β.
+fn symmetric_and_zero(f: &mut Findings, bug: Option<InitBug>, ctx: &Ctx) {
+    let mut rng = ctx.rng();
+    let (mut same, mut zero) = (Tally::default(), Tally::default());
+    let eps = 1e-3;
+    for _ in 0..ctx.size(50, 1_000) {
+        let (m, d, units) = (8, 3, 4);
+        let u = batch(&mut rng, m, d);
+        let mut w: Vec<Vec<f64>> = (0..d)
+            .map(|_| (0..units).map(|_| rng.random_range(-1.0..1.0)).collect())
+            .collect();
+        for row in &mut w {
+            row[1] = row[0]; // units 0 and 1 start identical
+        }
+        let v = [0.7, 0.7, -0.3, 0.5]; // and feed the output alike
+        let t: Vec<f64> = (0..m).map(|_| rng.random_range(-1.0..1.0)).collect();
+        // Forward: z = Wᵀu, y = BN(z), h = tanh(y), ŷ = v·h; ℓ = Σ (ŷ − t)².
+        let z: Vec<Vec<f64>> = (0..units)
+            .map(|k| {
+                (0..m)
+                    .map(|i| (0..d).map(|j| w[j][k] * u[i][j]).sum())
+                    .collect()
+            })
+            .collect();
+        let h: Vec<Vec<f64>> = z
+            .iter()
+            .map(|zk| bn(bug, zk, eps).iter().map(|y| y.tanh()).collect())
+            .collect();
+        let r: Vec<f64> = (0..m)
+            .map(|i| (0..units).map(|k| v[k] * h[k][i]).sum::<f64>() - t[i])
+            .collect();
+        let mut dw = vec![vec![0.0; units]; d];
+        for k in 0..units {
+            let gy: Vec<f64> = (0..m)
+                .map(|i| 2.0 * r[i] * v[k] * (1.0 - h[k][i] * h[k][i]))
+                .collect();
+            let gz = spec::backward(&z[k], 1.0, eps, &gy).x;
+            for (j, row) in dw.iter_mut().enumerate() {
+                row[k] = (0..m).map(|i| u[i][j] * gz[i]).sum();
+            }
+        }
+        let stepped: Vec<Vec<f64>> = w
+            .iter()
+            .zip(&dw)
+            .map(|(wr, gr)| wr.iter().zip(gr).map(|(a, b)| a - 0.1 * b).collect())
+            .collect();
+        same.check(
+            h[0] == h[1]
+                && stepped
+                    .iter()
+                    .all(|row| row[0].to_bits() == row[1].to_bits()),
+            || "units 0 and 1 differ after BN and an SGD step".into(),
+        );
+        let zeros = vec![0.0; m];
+        zero.check(bn(bug, &zeros, eps).iter().all(|&y| y == 0.0), || {
+            "BN of a constant is not 0 (output ≠ β)".into()
+        });
+    }
+    f.tally(
+        "not fixed: identical units stay identical after BN and an SGD step",
+        same,
+    );
+    f.tally(
+        "not fixed: zero weights give σ_B² = 0 and the output β",
+        zero,
+    );
+}
