@@ -201,5 +201,10 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    // Plots and 100 000 bootstrap resamples cost more than the measurements themselves.
+    config = Criterion::default().without_plots().nresamples(10_000);
+    targets = bench
+}
 criterion_main!(benches);
