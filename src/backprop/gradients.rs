@@ -515,6 +515,18 @@ fn bp_13() -> Claim {
 
 // ---------------------------------------------------------------- BP-14, BP-15, BIAS-16
 
+/// g_i = ∂ℓ/∂O_i for i = 2..n by the literal (12) and (13): `g[i − 1]` = g_i (g[0] unused).
+fn layer_gradients(net: &Network, fwd: &Forward, y: f64) -> Vec<Vec<f64>> {
+    let n = net.n();
+    let l_prime = spec::eq10_loss_derivative(spec::eq09_loss_input(y, fwd.y_hat), &mut 0);
+    let mut g = vec![Vec::new(); n];
+    g[n - 1] = spec::eq12_last_layer(net, l_prime, &mut 0);
+    for i in (2..n).rev() {
+        g[i - 1] = spec::eq13_recurrence(net, fwd, i, &g[i], &mut 0); // g_i from g_{i+1}
+    }
+    g
+}
+
 /// The per-sample gradient of every parameter as the literal (15) computes it, with a
 /// planted slip in the weight or bias gradient or in the layer range.
 fn gradient(net: &Network, x: &[f64], y: f64, slip: Slip) -> Gradient {
@@ -529,11 +541,7 @@ fn gradient(net: &Network, x: &[f64], y: f64, slip: Slip) -> Gradient {
     grad.b_out = spec::eq11_output_bias_gradient(l_prime);
     // Eq (15) as printed runs i = 2..n−1; written `2..n` in Rust the last layer is skipped.
     let top = if slip == Slip::PostRange { n - 1 } else { n };
-    let mut g = vec![Vec::new(); n];
-    g[n - 1] = spec::eq12_last_layer(net, l_prime, &mut 0);
-    for i in (2..n).rev() {
-        g[i - 1] = spec::eq13_recurrence(net, &fwd, i, &g[i], &mut 0); // g_i from g_{i+1}
-    }
+    let g = layer_gradients(net, &fwd, y);
     for i in 2..=top {
         let g_i = &g[i - 1];
         let fp = |u: usize| spec::f_prime(net, &fwd, i, u);
@@ -643,12 +651,10 @@ fn bp_14() -> Claim {
                 let (x, y) = sample(&mut rng, &net);
                 let g = gradient(&net, &x, y, slip);
                 let fwd = spec::eq01_forward(&net, &x);
-                let l_prime =
-                    spec::eq10_loss_derivative(spec::eq09_loss_input(y, fwd.y_hat), &mut 0);
-                let mut g_i = spec::eq12_last_layer(&net, l_prime, &mut 0);
-                for i in (2..=net.n()).rev() {
+                let layer_g = layer_gradients(&net, &fwd, y);
+                for i in 2..=net.n() {
                     let delta = nalgebra::DVector::from_fn(net.width(i), |u, _| {
-                        g_i[u] * spec::f_prime(&net, &fwd, i, u + 1)
+                        layer_g[i - 1][u] * spec::f_prime(&net, &fwd, i, u + 1)
                     });
                     let o = nalgebra::DVector::from_column_slice(&fwd.outs[i - 2]);
                     let m = o * delta.transpose();
@@ -659,9 +665,6 @@ fn bp_14() -> Claim {
                                 0.0,
                             );
                         }
-                    }
-                    if i > 2 {
-                        g_i = spec::eq13_recurrence(&net, &fwd, i - 1, &g_i, &mut 0);
                     }
                 }
             }
@@ -817,22 +820,17 @@ fn bias_16() -> Claim {
                 let (x, y) = sample(&mut rng, &net);
                 let fwd = spec::eq01_forward(&net, &x);
                 let g = gradient(&net, &x, y, slip);
-                let l_prime =
-                    spec::eq10_loss_derivative(spec::eq09_loss_input(y, fwd.y_hat), &mut 0);
-                let mut g_i = spec::eq12_last_layer(&net, l_prime, &mut 0);
-                for i in (2..=net.n()).rev() {
+                let layer_g = layer_gradients(&net, &fwd, y);
+                for i in 2..=net.n() {
                     let (w_tilde, o_tilde) = spec::bias16_augment(&net, &fwd, i);
                     let in_aug = spec::bias16_in(&w_tilde, &o_tilde);
                     for (a, b) in in_aug.iter().zip(&fwd.ins[i - 1]) {
                         same_in.record(identity_error(*a, *b), 0.0);
                     }
-                    let aug = spec::bias16_gradient(&net, &fwd, i, &g_i, &o_tilde);
+                    let aug = spec::bias16_gradient(&net, &fwd, i, &layer_g[i - 1], &o_tilde);
                     let last = aug.last().expect("the constant unit's row");
                     for (u, gb) in g.b[i - 2].iter().enumerate() {
                         same_grad.record(identity_error(*gb, last[u]), 0.0);
-                    }
-                    if i > 2 {
-                        g_i = spec::eq13_recurrence(&net, &fwd, i - 1, &g_i, &mut 0);
                     }
                 }
             }
