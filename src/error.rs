@@ -27,6 +27,16 @@ pub enum Error {
         value: f64,
         range: &'static str,
     },
+    /// An environment variable holds a value that cannot be used.
+    #[error("environment variable {name}={value:?} is not {expected}")]
+    InvalidEnv {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    /// The catalogue's text cannot be read as a catalogue.
+    #[error("catalogue line {line}: {problem}")]
+    Catalogue { line: usize, problem: String },
     /// A claim ID that the registry does not know.
     #[error("unknown claim ID {0:?}; `dnn-proofs --list` prints the known ones")]
     UnknownClaim(String),

@@ -22,6 +22,7 @@ pub mod batch_norm;
 pub mod claims;
 pub mod dropout;
 pub mod error;
+pub mod post;
 pub mod report;
 pub mod simd;
 pub mod stats;

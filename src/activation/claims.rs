@@ -74,13 +74,11 @@ fn identity(
     for &x in xs {
         e.record(identity_error(a(x), b(x)), x);
     }
-    f.bound(
+    f.max_error(
         format!("{what} (worst at x = {:.6})", e.at),
-        e.max,
+        &e,
         tol,
-        e.cases,
-        "|a − b|/max(1,|a|,|b|): a few f64 roundings and libm calls (≤ 1 ulp each) on O(1) values (CLAIMS.md §4)",
-    );
+        "|a − b|/max(1,|a|,|b|): a few f64 roundings and libm calls (≤ 1 ulp each) on O(1) values (CLAIMS.md §4)");
 }
 
 /// Records the worst finite-difference band ratio of `df` against `f` over `xs`.
@@ -95,11 +93,10 @@ fn gradient(
     for &x in xs {
         e.record(band_ratio(df(x), central_difference(&fun, x)), x);
     }
-    f.bound(
+    f.max_error(
         format!("{what} (worst at x = {:.6})", e.at),
-        e.max,
+        &e,
         1.0,
-        e.cases,
         gradcheck::WHY,
     );
 }

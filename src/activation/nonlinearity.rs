@@ -117,11 +117,10 @@ pub(super) fn act_role() -> Claim {
                     0.0,
                 );
             }
-            f.bound(
+            f.max_error(
                 "identity 3-5-2-4-1 network = its collapsed affine map",
-                e.max,
+                &e,
                 IDENTITY_TOL,
-                e.cases,
                 "a handful of f64 products and sums of O(1) terms",
             );
 
@@ -179,7 +178,7 @@ pub(super) fn exp_act_nonlin() -> Claim {
     Claim::checked(
         "EXP-ACT-NONLIN",
         "activation",
-        "§12 → ACT-ROLE",
+        "experiment → ACT-ROLE",
         "XOR: a 5-layer identity network trained by gradient descent never goes below MSE \
          0.25 − 1e-12; the hand-set 2-2-1 tanh network reaches MSE < 1e-7",
         PostVerdict::Experiment,

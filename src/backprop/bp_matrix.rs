@@ -403,7 +403,7 @@ pub(super) fn ext_bp_matrix() -> Claim {
     Claim::checked(
         "EXT-BP-MATRIX",
         ROOM,
-        "§13",
+        "beyond the post",
         "for a batch: Δ_i = G_i ⊙ f'(IN_i), G_{i−1} = Δ_i·W_{i−1}ᵀ, ∂L/∂W_{i−1} = O_{i−1}ᵀ·Δ_i, \
          ∂L/∂b_i = 1ᵀ·Δ_i (rows as samples) equal the per-sample loops (13), (14), (16) summed \
          as in (17): in f64 (the catalogue's form) and in our f32 network (columns as samples), \
@@ -448,21 +448,18 @@ pub(super) fn ext_bp_matrix() -> Claim {
                 );
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "f64 matrix form vs Σ per-sample loops: max |error| / (2γ_K(u₆₄)·S_θ)",
-                f64_form.max,
+                &f64_form,
                 1.0,
-                f64_form.cases,
                 "first-order rounding bound of `error_bound` for both f64 computations",
             );
             f.tally("the f64 matrix form has the parameters' shapes", shapes);
-            f.bound(
+            f.max_error(
                 format!("our f32 network vs Σ per-sample f64 loops: max |error| / ((γ_K(u₃₂) + γ_K(u₆₄))·S_θ), K ≤ {largest_k}"),
-                f32_net.max,
+                &f32_net,
                 1.0,
-                f32_net.cases,
-                "first-order rounding bound of `error_bound`: f32 network plus f64 reference",
-            );
+                "first-order rounding bound of `error_bound`: f32 network plus f64 reference");
             f
         },
     )

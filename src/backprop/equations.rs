@@ -140,11 +140,10 @@ fn forward_check(bug: Option<ForwardBug>, ctx: &Ctx) -> Findings {
         }
     }
     let mut f = Findings::default();
-    f.bound(
+    f.max_error(
         "literal eqs (1)–(2) = matrix form f(Wᵀ·O + b), every unit",
-        e.max,
+        &e,
         FORWARD_TOL,
-        e.cases,
         FORWARD_WHY,
     );
     f.tally("shapes agree (non-square and square networks)", shapes);
@@ -365,18 +364,16 @@ fn bp_03() -> Claim {
                 weight_derivatives_fd(&mut base, net, &x, true, chain);
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "(3) against finite differences, i ≤ n−2",
-                general.max,
+                &general,
                 1.0,
-                general.cases,
                 gradcheck::WHY,
             );
-            f.bound(
+            f.max_error(
                 "base case i = n−1 against finite differences",
-                base.max,
+                &base,
                 1.0,
-                base.cases,
                 gradcheck::WHY,
             );
             f
@@ -520,18 +517,15 @@ fn bp_04() -> Claim {
                 });
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "path sum (4) = recurrence (7) then (14)'s first step, every (j_n, i ≤ n−2, j, k)",
-                vs_rec.max,
+                &vs_rec,
                 1e-12,
-                vs_rec.cases,
-                "the same products summed in another order: ≤ 4^4 paths of ≤ 11 factors, a few ε each",
-            );
-            f.bound(
+                "the same products summed in another order: ≤ 4^4 paths of ≤ 11 factors, a few ε each");
+            f.max_error(
                 "path sum (4) against finite differences",
-                vs_fd.max,
+                &vs_fd,
                 1.0,
-                vs_fd.cases,
                 gradcheck::WHY,
             );
             f
@@ -585,11 +579,10 @@ fn bp_05() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "path sum (5) against finite differences in O_{i+1}",
-                e.max,
+                &e,
                 1.0,
-                e.cases,
                 gradcheck::WHY,
             );
             f
@@ -660,11 +653,10 @@ fn bp_06() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "path sum (6) against finite differences in O_i",
-                e.max,
+                &e,
                 1.0,
-                e.cases,
                 gradcheck::WHY,
             );
             f
@@ -807,25 +799,22 @@ fn bp_07() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "recurrence (7) = path sum (6), full Jacobian ∂O_n/∂O_i",
-                vs_path.max,
+                &vs_path,
                 1e-12,
-                vs_path.cases,
                 "the same products in another order, ≤ 4^4 paths",
             );
-            f.bound(
+            f.max_error(
                 "recurrence (7) against finite differences",
-                vs_fd.max,
+                &vs_fd,
                 1.0,
-                vs_fd.cases,
                 gradcheck::WHY,
             );
-            f.bound(
+            f.max_error(
                 "J_{n←i} = J_{n←i+1}·J_{i+1←i}",
-                chain.max,
+                &chain,
                 1e-12,
-                chain.cases,
                 "one ≤ 4-term sum of O(1) products",
             );
             f.tally("shapes fit", shapes);

@@ -114,7 +114,7 @@ fn ext_bp_cost() -> Claim {
     Claim::checked(
         "EXT-BP-COST",
         ROOM,
-        "§13",
+        "beyond the post",
         "eq (4) costs Π_{x=i+2}^{n−1} J_x paths of 2(n−i)−1 products per (j_n, i, j, k), exponential \
          in depth; BP (eq (15)) costs 1 + 2J_n + Σ_{i=2}^{n}(2J_{i−1}J_i + J_i) + \
          Σ_{i=2}^{n−1} 2J_iJ_{i+1} ≤ 4·(number of parameters) per sample for all gradients",
@@ -173,13 +173,11 @@ fn ext_bp_cost() -> Claim {
                 ),
                 bp_calls,
             );
-            f.bound(
+            f.max_error(
                 "BP products / (4 × number of parameters)",
-                linear.max,
+                &linear,
                 1.0,
-                linear.cases,
-                "2J_{i−1}J_i + 2J_iJ_{i+1} per weight matrix and J_i per bias layer: at most 4 per parameter",
-            );
+                "2J_{i−1}J_i + 2J_iJ_{i+1} per weight matrix and J_i per bias layer: at most 4 per parameter");
             if bug.is_none() {
                 let series = |name: &str, pick: fn(&(usize, u64, u64)) -> u64| Series {
                     name: name.into(),
@@ -282,7 +280,7 @@ fn ext_sigmoid_vanish() -> Claim {
     Claim::checked(
         "EXT-SIGMOID-VANISH",
         ROOM,
-        "§13",
+        "beyond the post",
         "since |σ'| ≤ 1/4, ‖g_i‖₂ ≤ (1/4)^{n−i}·Π_{x=i}^{n−1}‖W_x‖₂·‖g_n‖₂ in a sigmoid network \
          (spectral norms; the Frobenius norm gives a looser valid bound); for tanh the factor is 1",
         PostVerdict::Extension,
@@ -309,25 +307,22 @@ fn ext_sigmoid_vanish() -> Claim {
             let mut f = Findings::default();
             let why = "per layer ‖W(f'⊙g)‖ ≤ ‖W‖₂·max|f'|·‖g‖; the f64 recurrence and the SVD \
                        round to ~1e-14 relative, so 1 + 1e-12 leaves 100× room";
-            f.bound(
+            f.max_error(
                 "sigmoid: max ‖g_i‖ / ((1/4)^{n−i}·Π‖W_x‖₂·‖g_n‖)",
-                sig.max,
+                &sig,
                 1.0 + 1e-12,
-                sig.cases,
                 why,
             );
-            f.bound(
+            f.max_error(
                 "sigmoid, Frobenius norms: max ratio",
-                fro.max,
+                &fro,
                 1.0 + 1e-12,
-                fro.cases,
                 why,
             );
-            f.bound(
+            f.max_error(
                 "tanh, factor 1: max ‖g_i‖ / (Π‖W_x‖₂·‖g_n‖)",
-                tanh.max,
+                &tanh,
                 1.0 + 1e-12,
-                tanh.cases,
                 why,
             );
             f

@@ -94,11 +94,10 @@ fn loss_08() -> Claim {
                 let direct = (y - spec::c3_output_unit(&net, &fwd.outs[net.n() - 1])).powi(2);
                 e.record(identity_error(loss(y, y_hat), direct), y);
             }
-            f.bound(
+            f.max_error(
                 "ℓ of a network = (y − Σ_j W_{n,j}O_{n,j} − b_out)²",
-                e.max,
+                &e,
                 IDENTITY_TOL,
-                e.cases,
                 "the same O(1) arithmetic in the same order",
             );
             f
@@ -155,18 +154,16 @@ fn loss_09() -> Claim {
                 );
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "ℓ = IN_ℓ²",
-                square.max,
+                &square,
                 IDENTITY_TOL,
-                square.cases,
                 "one subtraction and one square",
             );
-            f.bound(
+            f.max_error(
                 "(10) at IN_ℓ = ∂ℓ/∂ŷ (finite differences)",
-                grad.max,
+                &grad,
                 1.0,
-                grad.cases,
                 gradcheck::WHY,
             );
             f
@@ -229,11 +226,10 @@ fn loss_10() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "ℓ'(ŷ) against finite differences of (y − ŷ)²",
-                grad.max,
+                &grad,
                 1.0,
-                grad.cases,
                 gradcheck::WHY,
             );
             f.tally("ŷ ← ŷ − 0.1·ℓ'(ŷ) lowers ℓ (|y|, |ŷ| ≤ 3)", descent);
@@ -296,11 +292,10 @@ fn out_11() -> Claim {
                 e.record(loss_band(&net, &x, y, Param::BOut, gb), 0.0);
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "(11) on every W_{n,j} and b_out against finite differences",
-                e.max,
+                &e,
                 1.0,
-                e.cases,
                 gradcheck::WHY_SCALED,
             );
             f
@@ -358,11 +353,10 @@ fn out_12() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "(12) against finite differences in O_n",
-                e.max,
+                &e,
                 1.0,
-                e.cases,
                 gradcheck::WHY_SCALED,
             );
             f
@@ -493,18 +487,16 @@ fn bp_13() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "(13) against finite differences of ℓ in O_i, two samples per network",
-                fd_err.max,
+                &fd_err,
                 1.0,
-                fd_err.cases,
                 gradcheck::WHY_SCALED,
             );
-            f.bound(
+            f.max_error(
                 "δ_i = f'(IN_i)⊙g_i = f'(IN_i)⊙(W_i·δ_{i+1})",
-                delta_err.max,
+                &delta_err,
                 IDENTITY_TOL,
-                delta_err.cases,
                 "a ≤ 5-term sum of O(1) products in another order",
             );
             f
@@ -637,11 +629,10 @@ fn bp_14() -> Claim {
             let slip = bug.unwrap_or(Slip::None);
             let e = all_parameters_fd(ctx, slip, |p| matches!(p, Param::W { .. }));
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "(14) on every weight W_{i,j,k} against finite differences",
-                e.max,
+                &e,
                 1.0,
-                e.cases,
                 gradcheck::WHY_SCALED,
             );
             // The matrix form: the J_{i−1} × J_i outer product O_{i−1}·δ_iᵀ, entry by entry.
@@ -668,11 +659,10 @@ fn bp_14() -> Claim {
                     }
                 }
             }
-            f.bound(
+            f.max_error(
                 "∂ℓ/∂W_{i−1} = O_{i−1}·δ_iᵀ (outer product)",
-                outer.max,
+                &outer,
                 IDENTITY_TOL,
-                outer.cases,
                 "the same two products per entry",
             );
             f
@@ -701,11 +691,10 @@ fn bp_15() -> Claim {
             let slip = bug.unwrap_or(Slip::None);
             let e = all_parameters_fd(ctx, slip, |_| true);
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "every parameter's gradient against finite differences",
-                e.max,
+                &e,
                 1.0,
-                e.cases,
                 gradcheck::WHY_SCALED,
             );
             let mut rng = ctx.rng();
@@ -807,11 +796,10 @@ fn bias_16() -> Claim {
             let slip = bug.unwrap_or(Slip::None);
             let e = all_parameters_fd(ctx, slip, |p| matches!(p, Param::B { .. }));
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "(16) on every bias against finite differences",
-                e.max,
+                &e,
                 1.0,
-                e.cases,
                 gradcheck::WHY_SCALED,
             );
             let mut rng = ctx.rng();
@@ -834,18 +822,16 @@ fn bias_16() -> Claim {
                     }
                 }
             }
-            f.bound(
+            f.max_error(
                 "IN with the constant-1 unit = IN with the bias (eq (2))",
-                same_in.max,
+                &same_in,
                 0.0,
-                same_in.cases,
                 "the same sum in the same order, plus b·1 exactly",
             );
-            f.bound(
+            f.max_error(
                 "∂ℓ/∂b_i = gradient of the constant unit's weights",
-                same_grad.max,
+                &same_grad,
                 IDENTITY_TOL,
-                same_grad.cases,
                 "the same product, times 1",
             );
             f
@@ -938,11 +924,10 @@ fn bp_ex() -> Claim {
             ] {
                 e.record(band_ratio(analytic, vector_fd(neuron, &point, slot)), 0.0);
             }
-            f.bound(
+            f.max_error(
                 "∂f/∂w and ∂f/∂x against finite differences",
-                e.max,
+                &e,
                 1.0,
-                e.cases,
                 gradcheck::WHY,
             );
             f

@@ -193,35 +193,21 @@ pub(super) fn sgd_17() -> Claim {
             let mut f = Findings::default();
             let why = "M ≤ 12 gradients of O(1) summed in f64 in another order, one update \
                        rounding: a few ε per parameter (CLAIMS.md §4: 1e-12 relative)";
-            f.bound(
+            f.max_error(
                 "(a) two steps = θ − α·Σ_m ∂ℓ^{(m)}/∂θ at θ",
-                a.max,
+                &a,
                 IDENTITY_TOL,
-                a.cases,
                 why,
             );
-            f.bound(
-                "(b) permuted batch: same update",
-                b.max,
-                IDENTITY_TOL,
-                b.cases,
-                why,
-            );
-            f.bound(
+            f.max_error("(b) permuted batch: same update", &b, IDENTITY_TOL, why);
+            f.max_error(
                 "(c) update(α, sum) = update(M·α, mean)",
-                c.max,
+                &c,
                 IDENTITY_TOL,
-                c.cases,
                 why,
             );
             // (θ − θ')/α loses the bits of θ the step did not change: ε·|θ|/α ≈ 2e-15·|θ|.
-            f.bound(
-                "(d) Δ(A∪B)/α = Δ(A)/α + Δ(B)/α",
-                d.max,
-                IDENTITY_TOL,
-                d.cases,
-                why,
-            );
+            f.max_error("(d) Δ(A∪B)/α = Δ(A)/α + Δ(B)/α", &d, IDENTITY_TOL, why);
             f
         },
     )

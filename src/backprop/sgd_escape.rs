@@ -159,7 +159,7 @@ pub(super) fn exp_sgd_escape() -> Claim {
     Claim::checked(
         "EXP-SGD-ESCAPE",
         ROOM,
-        "§12 → SGD-ESCAPE",
+        "experiment → SGD-ESCAPE",
         "F(w) = (w² − 1)² + 0.3w with ±s noise over 64 samples, each step's batch drawn \
          without replacement and independently of the others, 100 seeded runs each: GD from \
          w₀ = 1.2 reaches the global basin in 0/100; SGD (s = 6, M = 4) in ≥ 70/100; SGD \

@@ -295,13 +295,13 @@ pub(super) fn exp_sgd_speed() -> Claim {
     Claim::refuted(
         "EXP-SGD-SPEED",
         ROOM,
-        "§12 → SGD-FAST",
+        "experiment → SGD-FAST",
         "logistic regression (d = 10, x ~ N(0, I), teacher w* ~ N(0, I), 256 points × 16, w₀ = 0): \
          at an equal budget of 1 epoch the best mini-batch SGD (M = 32, η ∈ {0.03, 0.1, 0.3}) \
          beats the best full-batch GD (η ∈ {0.3, 1, 3, 10}) by ≥ 0.02 in training log-loss — \
          not supported in this setting: mini-batch is ahead, by less than 0.02",
         PostVerdict::Experiment,
-        |ctx| {
+        |_control, ctx| {
             let speed = Speed::run(ctx, None);
             let mut f = Findings::default();
             speed.per_sample(&mut f);

@@ -10,7 +10,7 @@
 use rand::Rng;
 
 use super::super::training::{ROOM, random_batch, random_net, sample_batch, standard_normal};
-use crate::claims::{Claim, Findings, MaxError, Planted, PostVerdict};
+use crate::claims::{Claim, Findings, MaxError, Planted, PostVerdict, Power};
 use crate::stats::{
     ALPHA, Moments, TestOutcome, binomial, z_critical, z_test_mean, z_test_variance,
 };
@@ -151,7 +151,7 @@ pub(super) fn ext_sgd_unbiased() -> Claim {
     Claim::checked(
         "EXT-SGD-UNBIASED",
         ROOM,
-        "§13",
+        "beyond the post",
         "for batches of M drawn uniformly without replacement from N: E[(1/M)Σ_{m∈B}∇ℓ_m] = \
          (1/N)Σ_n∇ℓ_n, with covariance (N−M)/(M(N−1))·Σ_g, and E[Σ_{m∈B}∇ℓ_m] = (M/N)Σ_n∇ℓ_n; \
          our sampler's batches follow that law (N = 8, M = 3)",
@@ -178,27 +178,14 @@ pub(super) fn ext_sgd_unbiased() -> Claim {
                 first.get_or_insert(g);
             }
             let why = "sums of ≤ 56 f64 terms: a few dozen ε of the terms' scale (CLAIMS.md §4)";
-            f.bound(
+            f.max_error(
                 "E_B[batch mean] = full mean (all C(8,3) batches)",
-                mean.max,
+                &mean,
                 1e-12,
-                mean.cases,
                 why,
             );
-            f.bound(
-                "Cov_B = (N−M)/(M(N−1))·Σ_g (every entry)",
-                cov.max,
-                1e-12,
-                cov.cases,
-                why,
-            );
-            f.bound(
-                "E_B[batch sum] = (M/N)·Σ_n g_n",
-                sum.max,
-                1e-12,
-                sum.cases,
-                why,
-            );
+            f.max_error("Cov_B = (N−M)/(M(N−1))·Σ_g (every entry)", &cov, 1e-12, why);
+            f.max_error("E_B[batch sum] = (M/N)·Σ_n g_n", &sum, 1e-12, why);
 
             // 2. The sampler on its output: batch means of one projection a_i = u·g_i.
             let g = first.expect("at least one problem");
@@ -242,14 +229,20 @@ pub(super) fn ext_sgd_unbiased() -> Claim {
                 "each sample is in a batch with probability M/N = 3/8",
                 bonferroni,
                 alpha,
-                "a sampler that never draws sample 8 gives it count 0 against 3K/8: p = 0",
+                Power::new(
+                    f64::NAN,
+                    "a sampler that never draws sample 8 gives it count 0 against 3K/8: p = 0",
+                ),
             );
             // (ii) The batch mean is unbiased: z-test with its exact variance.
             f.test(
                 "E[batch mean of u·g] = full mean (exact variance from the enumeration)",
                 z_test_mean(&moments, mu, var0).expect("positive variance"),
                 alpha,
-                "reported; the biased sampler's shift depends on u·g_8 and is not relied on",
+                Power::new(
+                    f64::NAN,
+                    "reported; the biased sampler's shift depends on u·g_8 and is not relied on",
+                ),
             );
             // (iii) The variance factor (N−M)/(M(N−1)) = 5/21, against 1/M = 7/21 with
             // replacement: the z-test with the exact fourth moment, and its power.
@@ -264,10 +257,13 @@ pub(super) fn ext_sgd_unbiased() -> Claim {
                 "Var[batch mean of u·g] = (N−M)/(M(N−1))·σ² (exact μ₄ from the enumeration)",
                 z_test_variance(&moments, var0, mu4_0).expect("valid moments"),
                 alpha,
-                format!(
-                    "with replacement the variance is {var1:.4e} against {var0:.4e} (×1.4); \
+                Power::new(
+                    f64::NAN,
+                    format!(
+                        "with replacement the variance is {var1:.4e} against {var0:.4e} (×1.4); \
                      SE {se0:.2e} (null) and {se1:.2e} (alternative) at K = {k}: power \
                      Φ((Δ − z·SE₀)/SE₁) = {power:.6}"
+                    ),
                 ),
             );
             f.bound(

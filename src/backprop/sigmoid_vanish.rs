@@ -80,7 +80,7 @@ pub(super) fn exp_sigmoid_vanish() -> Claim {
     Claim::checked(
         "EXP-SIGMOID-VANISH",
         ROOM,
-        "§12 → BN motivation",
+        "experiment → BN motivation",
         "10 sigmoid layers of width 256 with Xavier-uniform weights: the backward mean square \
          shrinks per layer by a ratio in [0.04, 0.07] (predicted J·Var(W)·E[σ'(IN)²] ≈ 0.0557 ≈ \
          1/18; about 3e-13 over 10 layers, against about 0.071 for tanh)",

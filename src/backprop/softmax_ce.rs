@@ -55,7 +55,7 @@ pub(super) fn ext_softmax_ce() -> Claim {
     Claim::checked(
         "EXT-SOFTMAX-CE",
         ROOM,
-        "§13",
+        "beyond the post",
         "for ℓ = −log softmax(z)_y: ∂ℓ/∂z = softmax(z) − onehot(y); softmax(z + c) = softmax(z); \
          evaluated with the max subtracted, ℓ and its gradient stay finite at |z| = 1000",
         PostVerdict::Extension,
@@ -120,18 +120,16 @@ pub(super) fn ext_softmax_ce() -> Claim {
                 );
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "∂ℓ/∂z = softmax − onehot against central differences",
-                fd.max,
+                &fd,
                 1.0,
-                fd.cases,
                 gradcheck::WHY_SCALED,
             );
-            f.bound(
+            f.max_error(
                 "softmax(z + c) = softmax(z) and ℓ(z + c) = ℓ(z), |c| ≤ 100",
-                shift.max,
+                &shift,
                 IDENTITY_TOL,
-                shift.cases,
                 "rounding z + c perturbs each logit by ≤ 2.4e-14 absolute (|z + c| ≤ 110)",
             );
             // Σp is a sum of ≤ 10 terms in [0, 1] with one rounding each: ≤ 10ε ≈ 2.2e-15.

@@ -169,19 +169,17 @@ pub(super) fn train_loop() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "|loss seen − loss of the parameters seen| (forward after every update)",
-                fresh.max,
+                &fresh,
                 IDENTITY_TOL,
-                fresh.cases,
                 "the same sum of squares evaluated twice: equal up to a few roundings",
             );
             f.tally("stopping rule judged on the current parameters", stop);
-            f.bound(
+            f.max_error(
                 "descent lemma: (L(w_{t+1}) − L(w_t) + α(1 − αλ/2)‖∇‖²) / (1e-12·max(1, L))",
-                descent.max,
+                &descent,
                 1.0,
-                descent.cases,
                 "α ∈ (0.05, 0.95)·2/λ_max: the exact quadratic expansion gives L(w_{t+1}) ≤ L(w_t) \
                  − α(1 − αλ/2)‖∇‖²; 1e-12 relative absorbs the rounding of ≤ 24-term sums",
             );

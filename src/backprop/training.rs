@@ -196,11 +196,10 @@ fn sgd_cost() -> Claim {
                 "per-sample gradient calls: M per step, ⌊N/M⌋·M per epoch",
                 counts,
             );
-            f.bound(
+            f.max_error(
                 "each step = eq (17) on its own M samples (max over parameters)",
-                updates.max,
+                &updates,
                 IDENTITY_TOL,
-                updates.cases,
                 "the same M gradients summed in the same order: equal up to a few roundings",
             );
             f
@@ -319,11 +318,10 @@ fn bp_order() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "(θ_t − θ_{t+1})/α against the FD gradient at θ_t, every parameter",
-                e.max,
+                &e,
                 1.0,
-                e.cases,
                 format!(
                     "{} The update's rounding adds ≤ 2ε·|θ|/α ≈ 5e-15, far inside the band.",
                     gradcheck::WHY_SCALED

@@ -2,21 +2,52 @@
 //!
 //! Every item says what was measured and against what limit, so a reader of the report can
 //! judge the margin, and a planted bug's rejection shows *how far* it missed.
+//!
+//! An item is also *valid* or not. A NaN error, a NaN statistic or an empty tally measured
+//! nothing: it fails on our code (a broken implementation is never "as expected"), and when
+//! it is all that tells a planted bug apart it does not count as power ([`Judgement`]).
 
 use serde::Serialize;
 
 use crate::stats::TestOutcome;
+
+/// The power a statistical check has against a planted variant: the probability that the
+/// test rejects it, computed from the variant's predicted effect at the sample size used.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Power {
+    /// P(reject) against `against`; NaN where the check states none (a run can tell).
+    pub probability: f64,
+    /// The effect it was computed for, in words ("the √3 bound: variance ×½, 41 SE").
+    pub against: String,
+}
+
+impl Power {
+    /// Power `probability` against the effect described by `against`.
+    pub fn new(probability: f64, against: impl Into<String>) -> Self {
+        Self {
+            probability,
+            against: against.into(),
+        }
+    }
+
+    /// A check run on our code: no planted effect, so the power is not what is measured.
+    pub fn none() -> Self {
+        Self::new(f64::NAN, "")
+    }
+}
 
 /// One measured fact, with the limit it is judged against.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Measure {
     /// A measured quantity that must not exceed a bound (largest error vs tolerance).
-    /// NaN never passes.
     Bound {
+        /// The largest finite value seen (NaN when nothing finite was measured).
         observed: f64,
         bound: f64,
         cases: u64,
+        /// Cases whose value was NaN or infinite: each fails the bound, but measures nothing.
+        nonfinite: u64,
         /// Why the bound is what it is.
         why: String,
     },
@@ -32,14 +63,31 @@ pub enum Measure {
         #[serde(flatten)]
         outcome: TestOutcome,
         alpha: f64,
-        /// The planted effect the sample size was chosen for, and the power against it.
-        power: String,
+        /// The power against the planted variant this run checks.
+        power: Power,
     },
     /// A robust inequality an experiment asserts (`observed` must be below `threshold`).
     Experiment {
         observed: f64,
         threshold: f64,
         detail: String,
+    },
+    /// An experiment's decision: how many independent replicates satisfied the inequality,
+    /// and what the one-sided sign tests at level `alpha` make of it. Valid when every
+    /// replicate ran; it does not pass or fail, it decides (see `decided`).
+    SignTest {
+        inequality: String,
+        wins: u64,
+        replicates: u64,
+        alpha: f64,
+        /// P(X ≥ wins) for X ~ Binomial(replicates, ½): small supports the inequality.
+        p_supported: f64,
+        /// P(X ≤ wins) for the same X: small supports its negation.
+        p_not_supported: f64,
+        /// `supported`, `not-supported` or `inconclusive`.
+        decided: String,
+        /// The smallest, median and largest margin over the replicates (> 0: it held).
+        margins: [f64; 3],
     },
 }
 
@@ -53,32 +101,100 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    /// Whether this piece of evidence supports the statement it was collected for.
-    pub fn passes(&self) -> bool {
+    /// Whether the item measured something: no NaN where a number is judged, at least one
+    /// case where cases are counted.
+    pub fn valid(&self) -> bool {
         match &self.measure {
-            Measure::Bound {
-                observed, bound, ..
-            } => observed <= bound,
-            Measure::Violations { violations, .. } => *violations == 0,
-            Measure::Test { outcome, alpha, .. } => outcome.p_value >= *alpha,
-            Measure::Experiment {
-                observed,
-                threshold,
-                ..
-            } => observed < threshold,
-        }
-    }
-
-    /// One line for the table: the measure and its limit.
-    pub fn summary(&self) -> String {
-        let verdict = if self.passes() { "ok" } else { "FAIL" };
-        let m = match &self.measure {
             Measure::Bound {
                 observed,
                 bound,
                 cases,
+                nonfinite,
                 ..
-            } => format!("{observed:.3e} ≤ {bound:.1e} ({cases} cases)"),
+            } => !bound.is_nan() && *cases > 0 && (observed.is_finite() || *nonfinite == *cases),
+            Measure::Violations { cases, .. } => *cases > 0,
+            Measure::Test { outcome, alpha, .. } => {
+                outcome.p_value.is_finite() && outcome.statistic.is_finite() && !alpha.is_nan()
+            }
+            Measure::Experiment {
+                observed,
+                threshold,
+                ..
+            } => observed.is_finite() && threshold.is_finite(),
+            Measure::SignTest {
+                replicates,
+                margins,
+                ..
+            } => *replicates > 0 && margins.iter().all(|m| m.is_finite()),
+        }
+    }
+
+    /// Whether this piece of evidence supports the statement it was collected for. An
+    /// invalid item never passes.
+    pub fn passes(&self) -> bool {
+        self.valid()
+            && match &self.measure {
+                Measure::Bound {
+                    observed,
+                    bound,
+                    nonfinite,
+                    ..
+                } => *nonfinite == 0 && observed <= bound,
+                Measure::Violations { violations, .. } => *violations == 0,
+                Measure::Test { outcome, alpha, .. } => outcome.p_value >= *alpha,
+                Measure::Experiment {
+                    observed,
+                    threshold,
+                    ..
+                } => observed < threshold,
+                Measure::SignTest { .. } => true,
+            }
+    }
+
+    /// Whether the item fails on a measured value: a finite error above its bound, a counted
+    /// violation, a finite p-value below α. Only such a failure is power against a planted
+    /// bug; a failure by NaN alone is not.
+    pub fn rejects(&self) -> bool {
+        match &self.measure {
+            Measure::Bound {
+                observed, bound, ..
+            } => observed.is_finite() && !bound.is_nan() && observed > bound,
+            Measure::Violations { violations, .. } => *violations > 0,
+            _ => self.valid() && !self.passes(),
+        }
+    }
+
+    /// One line for the table: the measure, its limit and how it came out.
+    pub fn summary(&self) -> String {
+        let m = self.measure_text();
+        if let Measure::SignTest { .. } = self.measure {
+            return format!("{}: {m}", self.what);
+        }
+        let verdict = match (self.passes(), self.rejects()) {
+            (true, _) => "ok",
+            (false, true) => "FAIL",
+            (false, false) => "INVALID",
+        };
+        format!("{}: {m} [{verdict}]", self.what)
+    }
+
+    /// The measure and its limit, in words.
+    pub fn measure_text(&self) -> String {
+        match &self.measure {
+            Measure::Bound {
+                observed,
+                bound,
+                cases,
+                nonfinite,
+                ..
+            } => {
+                let bad = if *nonfinite > 0 {
+                    format!(", {nonfinite} non-finite")
+                } else {
+                    String::new()
+                };
+                format!("{observed:.3e} ≤ {bound:.1e} ({cases} cases{bad})")
+            }
             Measure::Violations {
                 violations,
                 cases,
@@ -96,9 +212,35 @@ impl Evidence {
                 threshold,
                 ..
             } => format!("{observed:.4e} < {threshold:.4e}"),
-        };
-        format!("{}: {m} [{verdict}]", self.what)
+            Measure::SignTest {
+                inequality,
+                wins,
+                replicates,
+                alpha,
+                p_supported,
+                p_not_supported,
+                decided,
+                margins,
+            } => format!(
+                "{inequality} in {wins}/{replicates} replicates (sign test: p = {p_supported:.1e} for, \
+                 {p_not_supported:.1e} against, α = {alpha:.0e}): {decided}; margin min {:.3e}, \
+                 median {:.3e}, max {:.3e}",
+                margins[0], margins[1], margins[2]
+            ),
+        }
     }
+}
+
+/// How one run of a check came out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Judgement {
+    /// Every item is valid and passes.
+    Pass,
+    /// An item failed on a measured value (the first such item's summary).
+    Rejected(String),
+    /// Nothing measured tells: no evidence, a panic, NaN, or (for a planted bug that must be
+    /// rejected by a named check) a rejection by another item only.
+    Broken(String),
 }
 
 /// What one run of a check found: every piece of evidence, and the figures it drew.
@@ -106,16 +248,41 @@ impl Evidence {
 pub struct Findings {
     pub evidence: Vec<Evidence>,
     pub figures: Vec<crate::report::figure::LinePlot>,
+    /// Set when the check panicked: the panic's message.
+    pub panicked: Option<String>,
 }
 
 impl Findings {
-    /// All evidence passes (and there is some).
+    /// All evidence valid and passing, some evidence, no panic.
     pub fn pass(&self) -> bool {
-        !self.evidence.is_empty() && self.evidence.iter().all(Evidence::passes)
+        self.judge(None) == Judgement::Pass
+    }
+
+    /// How the run came out. With `by`, only an item whose `what` contains `by` counts as a
+    /// rejection (the check a planted bug is meant to power); a failure elsewhere is
+    /// [`Judgement::Broken`].
+    pub fn judge(&self, by: Option<&str>) -> Judgement {
+        if let Some(msg) = &self.panicked {
+            return Judgement::Broken(format!("the check panicked: {msg}"));
+        }
+        if self.evidence.is_empty() {
+            return Judgement::Broken("no evidence collected".into());
+        }
+        let counts = |e: &&Evidence| by.is_none_or(|b| e.what.contains(b));
+        if let Some(e) = self.evidence.iter().filter(counts).find(|e| e.rejects()) {
+            return Judgement::Rejected(e.summary());
+        }
+        if let Some(e) = self.evidence.iter().find(|e| !e.passes()) {
+            return Judgement::Broken(e.summary());
+        }
+        Judgement::Pass
     }
 
     /// The first failing item, or the first item when all pass: the one-line summary.
     pub fn headline(&self) -> String {
+        if let Some(msg) = &self.panicked {
+            return format!("the check panicked: {msg}");
+        }
         self.evidence
             .iter()
             .find(|e| !e.passes())
@@ -124,7 +291,8 @@ impl Findings {
             .unwrap_or_else(|| "no evidence collected".into())
     }
 
-    /// Records a measured quantity against its bound.
+    /// Records a measured quantity against its bound. A NaN or infinite `observed` is
+    /// recorded as one non-finite case: the item fails and measures nothing.
     pub fn bound(
         &mut self,
         what: impl Into<String>,
@@ -133,31 +301,60 @@ impl Findings {
         cases: u64,
         why: impl Into<String>,
     ) {
+        let nonfinite = u64::from(!observed.is_finite());
         self.push(
             what,
             Measure::Bound {
                 observed,
                 bound,
-                cases,
+                cases: cases.max(nonfinite),
+                nonfinite,
                 why: why.into(),
             },
         );
     }
 
-    /// Records a hypothesis test at level `alpha`, with the power statement behind `n`.
+    /// Records the largest error a [`MaxError`] saw against `bound`, with its non-finite
+    /// cases counted apart.
+    pub fn max_error(
+        &mut self,
+        what: impl Into<String>,
+        error: &MaxError,
+        bound: f64,
+        why: impl Into<String>,
+    ) {
+        let observed = if error.cases > error.nonfinite {
+            error.max
+        } else {
+            f64::NAN
+        };
+        self.push(
+            what,
+            Measure::Bound {
+                observed,
+                bound,
+                cases: error.cases,
+                nonfinite: error.nonfinite,
+                why: why.into(),
+            },
+        );
+    }
+
+    /// Records a hypothesis test at level `alpha`, with its power against the planted
+    /// variant being checked (or [`Power::none`] on our code).
     pub fn test(
         &mut self,
         what: impl Into<String>,
         outcome: TestOutcome,
         alpha: f64,
-        power: impl Into<String>,
+        power: Power,
     ) {
         self.push(
             what,
             Measure::Test {
                 outcome,
                 alpha,
-                power: power.into(),
+                power,
             },
         );
     }
@@ -192,6 +389,14 @@ impl Findings {
         );
     }
 
+    /// The statistical tests among the evidence: (α, power) of each.
+    pub fn tests(&self) -> impl Iterator<Item = (f64, &Power)> {
+        self.evidence.iter().filter_map(|e| match &e.measure {
+            Measure::Test { alpha, power, .. } => Some((*alpha, power)),
+            _ => None,
+        })
+    }
+
     fn push(&mut self, what: impl Into<String>, measure: Measure) {
         self.evidence.push(Evidence {
             what: what.into(),
@@ -221,29 +426,34 @@ impl Tally {
     }
 }
 
-/// Tracks the largest error seen and where, for a [`Measure::Bound`].
+/// Tracks the largest finite error seen and where, for a [`Measure::Bound`]; NaN and
+/// infinite errors are counted apart ([`Findings::max_error`] reports both).
 #[derive(Debug, Clone, Default)]
 pub struct MaxError {
+    /// The largest finite error (0 before any).
     pub max: f64,
+    /// The input where it was seen.
     pub at: f64,
     pub cases: u64,
+    /// Cases whose error was NaN or infinite.
+    pub nonfinite: u64,
 }
 
 impl MaxError {
-    /// Records `error` at input `x`. A NaN error is kept (and makes the bound fail).
+    /// Records `error` at input `x`.
     pub fn record(&mut self, error: f64, x: f64) {
         self.cases += 1;
-        if self.max.is_nan() {
-            return; // the first NaN stays: it already fails the bound
-        }
-        if error.is_nan() || error > self.max {
+        if !error.is_finite() {
+            self.nonfinite += 1;
+        } else if error > self.max {
             self.max = error;
             self.at = x;
         }
     }
 }
 
-/// The relative error |a − b| / max(1, |a|, |b|) of CLAIMS.md §4 for exact identities.
+/// The relative error |a − b| / max(1, |a|, |b|) of the identity tolerance (conventions
+/// appendix, "Tolerances").
 pub fn identity_error(a: f64, b: f64) -> f64 {
     if a == b {
         return 0.0; // also covers equal infinities
@@ -251,6 +461,7 @@ pub fn identity_error(a: f64, b: f64) -> f64 {
     (a - b).abs() / 1f64.max(a.abs()).max(b.abs())
 }
 
-/// The tolerance of CLAIMS.md §4 for exact identities in f64: a few roundings of ε = 2.2e-16
-/// on quantities of order one, with room for the libm calls involved (each ≤ 1 ulp).
+/// The identity tolerance in f64 (conventions appendix, "Tolerances"): a few roundings of
+/// ε = 2.2e-16 on quantities of order one, with room for the libm calls involved (each
+/// ≤ 1 ulp).
 pub const IDENTITY_TOL: f64 = 1e-12;

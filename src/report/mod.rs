@@ -6,7 +6,10 @@ use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::claims::{Claim, Decision, Evidence, PlantedResult, Verdict};
+use crate::claims::{
+    Claim, ControlResult, Decision, Evidence, FalseFailureBound, PlantedResult, PlantedState,
+    Verdict,
+};
 
 /// One claim's row in `report.json`.
 #[derive(Debug, Serialize)]
@@ -17,13 +20,17 @@ pub struct ClaimRecord<'a> {
     pub statement: &'a str,
     /// The catalogue's word for the post's statement.
     pub post_verdict: &'a str,
-    /// holds, corrected-holds, refuted, out-of-scope or failed.
+    /// holds, corrected-holds, refuted, supported, not-supported, inconclusive,
+    /// out-of-scope or failed.
     pub result: &'a str,
+    /// What the catalogue expects (`unlisted` when it does not list the ID).
     pub expected: &'a str,
     /// The run's base seed (`--seed`).
     pub seed: u64,
     pub evidence: EvidenceRecord<'a>,
     pub planted: &'a [PlantedResult],
+    /// An experiment's controls (empty for other claims).
+    pub controls: &'a [ControlResult],
 }
 
 /// The evidence object of a claim.
@@ -33,16 +40,22 @@ pub struct EvidenceRecord<'a> {
     pub items: &'a [Evidence],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub out_of_scope_reason: Option<&'a str>,
+    /// Why the claim failed, or which experiment it follows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'a str>,
 }
 
 /// The whole report.
 #[derive(Debug, Serialize)]
 pub struct Report<'a> {
-    pub tool: &'static str,
+    pub tool: String,
     pub version: &'static str,
     pub simd: String,
     pub budget: crate::claims::Budget,
     pub base_seed: u64,
+    /// The run's false-failure bound (a union bound over every check, planted bug and
+    /// experiment decision).
+    pub false_failure_bound: FalseFailureBound,
     pub claims: Vec<ClaimRecord<'a>>,
 }
 
@@ -56,7 +69,7 @@ pub fn simd_description() -> String {
 }
 
 /// Pairs claims with their verdicts for output.
-pub fn records<'a>(claims: &'a [Claim], verdicts: &'a [Verdict]) -> Vec<ClaimRecord<'a>> {
+pub fn records<'a>(claims: &[&'a Claim], verdicts: &'a [Verdict]) -> Vec<ClaimRecord<'a>> {
     claims
         .iter()
         .zip(verdicts)
@@ -67,17 +80,25 @@ pub fn records<'a>(claims: &'a [Claim], verdicts: &'a [Verdict]) -> Vec<ClaimRec
             statement: c.statement,
             post_verdict: c.post_verdict.word(),
             result: v.outcome.word(),
-            expected: v.expected.word(),
+            expected: v.expected.map_or("unlisted", |e| e.word()),
             seed: v.base_seed,
             evidence: EvidenceRecord {
-                summary: match (&c.decision, v.reason) {
+                summary: match (&c.decision, v.reason.as_deref()) {
                     (Decision::OutOfScope { .. }, Some(r)) => r.to_owned(),
                     _ => v.findings.headline(),
                 },
                 items: &v.findings.evidence,
-                out_of_scope_reason: v.reason,
+                out_of_scope_reason: match c.decision {
+                    Decision::OutOfScope { .. } => v.reason.as_deref(),
+                    _ => None,
+                },
+                note: match c.decision {
+                    Decision::OutOfScope { .. } => None,
+                    _ => v.reason.as_deref(),
+                },
             },
             planted: &v.planted,
+            controls: &v.controls,
         })
         .collect()
 }
@@ -88,7 +109,10 @@ fn planted_cell(v: &[PlantedResult]) -> String {
     if live.is_empty() {
         return "—".into();
     }
-    let k = live.iter().filter(|p| p.rejected).count();
+    let k = live
+        .iter()
+        .filter(|p| p.state == PlantedState::Rejected)
+        .count();
     let harmless = v.len() - live.len();
     if harmless > 0 {
         format!("{k}/{} (+{harmless} harmless)", live.len())
@@ -164,14 +188,18 @@ pub fn markdown(records: &[ClaimRecord], derivation: Option<&str>) -> String {
         if let Some(reason) = r.evidence.out_of_scope_reason {
             let _ = writeln!(s, "- out of scope: {}", escape(reason));
         }
+        if let Some(note) = r.evidence.note {
+            let _ = writeln!(s, "- {}", escape(note));
+        }
         for e in r.evidence.items {
             let _ = writeln!(s, "- {}", escape(&e.summary()));
         }
         for p in r.planted {
-            let mark = match (p.harmless, p.rejected) {
+            let mark = match (p.harmless, p.state) {
                 (true, _) => "harmless, exempt",
-                (false, true) => "rejected",
-                (false, false) => "**SURVIVED**",
+                (false, PlantedState::Rejected) => "rejected",
+                (false, PlantedState::Survived) => "**SURVIVED**",
+                (false, PlantedState::Invalid) => "**told apart only by a broken check**",
             };
             let post = if p.post {
                 " (the post's own version)"
@@ -185,6 +213,23 @@ pub fn markdown(records: &[ClaimRecord], derivation: Option<&str>) -> String {
                 escape(&p.evidence)
             );
         }
+        for c in r.controls {
+            let _ = writeln!(
+                s,
+                "- control *{}* (must come out {}): {} — {}",
+                escape(c.name),
+                match c.expect {
+                    crate::claims::ControlExpect::Supported => "supported",
+                    crate::claims::ControlExpect::Failed => "failed",
+                },
+                if c.ok {
+                    "as designed"
+                } else {
+                    "**NOT as designed**"
+                },
+                escape(&c.evidence)
+            );
+        }
     }
     s
 }
@@ -195,10 +240,11 @@ pub fn write(dir: &Path, report: &Report) -> std::io::Result<()> {
     let json = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("report.json"), json)?;
     let md = format!(
-        "# dnn-proofs report\n\nBuild: {}. Budget: {:?}. Base seed: {}.\n\n{}",
+        "# dnn-proofs report\n\nBuild: {}. Budget: {:?}. Base seed: {}. {}.\n\n{}",
         report.simd,
         report.budget,
         report.base_seed,
+        report.false_failure_bound,
         markdown(&report.claims, None)
     );
     std::fs::write(dir.join("report.md"), md)

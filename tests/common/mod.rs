@@ -1,22 +1,27 @@
 //! Shared by the test files: run registered claims at the CI budget, one test per claim.
 
 use dnn_proofs::claims::{self, Budget};
+use dnn_proofs::post;
 
-/// Runs one claim at the CI budget on the base seed from `DNN_PROOFS_SEED` (default 0) and
-/// fails with the evidence and the command that reproduces it unless it comes out as the
-/// catalogue expects with every planted bug rejected.
+/// Runs one claim (and the experiment it follows, if any) at the CI budget on the base seed
+/// from `DNN_PROOFS_SEED` (default 0) and fails with the evidence and the command that
+/// reproduces it unless it comes out as the catalogue expects.
 pub fn check_claim(id: &str) {
-    let seed = claims::base_seed_from_env().expect("DNN_PROOFS_SEED must be an integer");
-    let picked = claims::select(claims::registry(), id).expect("registered claim");
-    assert_eq!(picked.len(), 1, "{id} must name exactly one claim");
-    let verdict = picked[0].verify(seed, Budget::Ci);
-    assert!(verdict.ok(), "{}", verdict.failure_report());
+    let seed = claims::base_seed_from_env().unwrap_or_else(|e| panic!("{e}"));
+    let suite = post::suite();
+    let picked = suite.select(id).expect("registered claim");
+    let verdicts = suite.run(&picked, seed, Budget::Ci);
+    let v = verdicts
+        .iter()
+        .find(|v| v.id == id)
+        .unwrap_or_else(|| panic!("{id} must name a claim, not a derivation"));
+    assert!(v.ok(), "{}", v.failure_report());
 }
 
 /// The IDs registered for `derivation` must be exactly `listed` (so a new claim cannot be
 /// registered without a test that runs it).
 pub fn assert_covers(derivation: &str, listed: &[&str]) {
-    let mut registered: Vec<&str> = claims::registry()
+    let mut registered: Vec<&str> = post::registry()
         .iter()
         .filter(|c| c.derivation == derivation)
         .map(|c| c.id)

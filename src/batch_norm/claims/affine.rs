@@ -267,18 +267,16 @@ pub(super) fn bn_affine() -> Claim {
             }
             let mut f = Findings::default();
             f.tally("γ and β have one entry per feature (F = 5 ≠ m = 8)", shapes);
-            f.bound(
+            f.max_error(
                 "∂ℓ/∂γ_k = Σ_i g_ik·x̂_ik against finite differences (loss scaled to unit size)",
-                eg.max,
+                &eg,
                 1.0,
-                eg.cases,
                 gradcheck::WHY,
             );
-            f.bound(
+            f.max_error(
                 "∂ℓ/∂β_k = Σ_i g_ik against finite differences (loss scaled to unit size)",
-                eb.max,
+                &eb,
                 1.0,
-                eb.cases,
                 gradcheck::WHY,
             );
             kernel_param_gradients(&mut f, ctx);
@@ -322,11 +320,10 @@ fn kernel_param_gradients(f: &mut Findings, ctx: &Ctx) {
             );
         }
     }
-    f.bound(
+    f.max_error(
         "f32 kernel's ∂ℓ/∂γ, ∂ℓ/∂β vs the specification",
-        e.max,
+        &e,
         1.0,
-        e.cases,
         "|Δ| / accuracy::sum_bound: f64 sums rounded once to f32; at most 1 is accepted",
     );
     let mut t = Tally::default();
@@ -402,11 +399,10 @@ pub(super) fn bn_identity() -> Claim {
                 worst_other = worst_other.min(off);
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "γ = √(σ_B² + ε), β = μ_B: y = x (ε = 0.1)",
-                e.max,
+                &e,
                 IDENTITY_TOL,
-                e.cases,
                 "normalise then rescale: a few roundings of O(1) values (CLAIMS.md §4)",
             );
             f.bound(

@@ -8,7 +8,8 @@ use super::ROOM;
 use super::sample::normal;
 use crate::batch_norm::BatchNorm;
 use crate::claims::{
-    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, Tally,
+    identity_error,
 };
 use crate::report::figure::{LinePlot, Series};
 use crate::stats::{ALPHA, chi_square_variance, z_power};
@@ -141,8 +142,8 @@ pub(super) fn bn_inf_var() -> Claim {
                 let s2 = spec::batch_variance(&data) * 8.0 / 7.0;
                 e.record(identity_error(enumerate(bug, &data, 3).1, s2), 3.0);
             }
-            f.bound("random data, P = 8, m = 3: m/(m − 1)·E_B[σ_B²] over all 56 batches = S² (divisor P − 1)",
-                    e.max, IDENTITY_TOL, e.cases, "averages of 56 variances of O(10) values: a few ε");
+            f.max_error("random data, P = 8, m = 3: m/(m − 1)·E_B[σ_B²] over all 56 batches = S² (divisor P − 1)",
+                    &e, IDENTITY_TOL, "averages of 56 variances of O(10) values: a few ε");
             // (b) The exact χ² test. Gaussian data, σ² = 4, B batches of m = 4:
             //     T = Σ_b m·σ_b²/σ² ~ χ²_{B(m−1)}, and T = σ̂²·B(m − 1)/σ² for the correct σ̂².
             //     Power: T/df has SD √(2/df); dropping the factor shifts it by 1/m, so
@@ -162,13 +163,12 @@ pub(super) fn bn_inf_var() -> Claim {
                     format!("χ² test: σ̂² from {b} Gaussian batches of m = {m}, T = σ̂²·B(m − 1)/σ² ~ χ²_{}", b * (m - 1)),
                     o,
                     ALPHA,
-                    format!(
+                    Power::new(f64::NAN, format!(
                         "the dropped factor shifts T/df by 1/m = {:.3} = {:.1} SD: power {:.6}",
                         1.0 / m as f64,
                         (1.0 / m as f64) / (2.0 / df).sqrt(),
                         z_power((1.0 / m as f64) / (2.0 / df).sqrt(), ALPHA)
-                    ),
-                ),
+                    )),),
                 Err(err) => f.bound(format!("χ² test refused: {err}"), f64::NAN, 0.0, 0, "invalid test"),
             }
             // (c) Training normalises with the biased variance.
@@ -181,11 +181,10 @@ pub(super) fn bn_inf_var() -> Claim {
                     / m as f64;
                 t.record(identity_error(training_variance(bug, x), biased), 0.0);
             }
-            f.bound(
+            f.max_error(
                 "the training normalisation uses the biased σ_B² = (1/m)·Σ(x − μ_B)²",
-                t.max,
+                &t,
                 IDENTITY_TOL,
-                t.cases,
                 "two passes over 4 values",
             );
             // (d) m = 1 in training is a typed error in the kernel.

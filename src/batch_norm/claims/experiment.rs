@@ -13,7 +13,9 @@ use super::ROOM;
 use super::mlp::{Mlp, Norm};
 use super::sample::normal;
 use crate::activation::Activation;
-use crate::claims::{Claim, Ctx, Findings, IDENTITY_TOL, Planted, PostVerdict, identity_error};
+use crate::claims::{
+    Claim, Ctx, Findings, IDENTITY_TOL, Planted, PostVerdict, Power, identity_error,
+};
 use crate::report::figure::{LinePlot, Series};
 use crate::stats::{ALPHA, Moments, z_power, z_test};
 use derivations::batch_norm as spec;
@@ -159,12 +161,12 @@ pub(super) fn exp_bn_lr() -> Claim {
     Claim::refuted(
         "EXP-BN-LR",
         ROOM,
-        "§12 → BN-ROLE-LR",
+        "experiment → BN-ROLE-LR",
         "the catalogue's assertion, on the teacher–student task (8-layer tanh MLP of width 64, BN \
          before each tanh, linear readout, M = 64, 300 steps): the largest stable step with BN is \
          at least 3 times that without. Not supported in this setting: both are 0.081",
         PostVerdict::Experiment,
-        |ctx| learning_rate_check(ctx, Some("batch_norm-learning-rate")),
+        |_control, ctx| learning_rate_check(ctx, Some("batch_norm-learning-rate")),
     )
 }
 
@@ -177,7 +179,7 @@ pub(super) fn bn_role_lr() -> Claim {
         "BN allows high learning rates, checked as EXP-BN-LR on an independent seed: not \
          supported in this setting (the same largest stable step with and without BN)",
         PostVerdict::Informal,
-        |ctx| learning_rate_check(ctx, None),
+        |_control, ctx| learning_rate_check(ctx, None),
     )
 }
 
@@ -243,7 +245,7 @@ pub(super) fn exp_bn_init() -> Claim {
     Claim::checked(
         "EXP-BN-INIT",
         ROOM,
-        "§12 → BN-ROLE-INIT",
+        "experiment → BN-ROLE-INIT",
         "8-layer tanh MLP of width 64 with Xavier weights times a ∈ {0.1, 1, 10}: with BN (ε = 0) the \
          initial outputs are identical for every a; without BN, a = 10 saturates (≥ 60% of units \
          with |O| > 0.99, against < 5% at a = 1) and a = 0.1 collapses the variance (< 1e-6 at \
@@ -403,10 +405,13 @@ pub(super) fn bn_ctx() -> Claim {
                     format!("E[relu(z)²]/E[z²] for z ~ N(0, 1), {n} draws"),
                     o,
                     ALPHA,
-                    format!(
-                        "SE = {se:.2e}; the planted prediction is {:.0} SE off: power {:.6}",
-                        0.5 / se,
-                        z_power(0.5 / se, ALPHA)
+                    Power::new(
+                        f64::NAN,
+                        format!(
+                            "SE = {se:.2e}; the planted prediction is {:.0} SE off: power {:.6}",
+                            0.5 / se,
+                            z_power(0.5 / se, ALPHA)
+                        ),
                     ),
                 ),
                 Err(err) => f.bound(

@@ -70,7 +70,7 @@ pub(super) fn ext_bn_bwd() -> Claim {
     Claim::checked(
         "EXT-BN-BWD",
         ROOM,
-        "§13 (Ioffe & Szegedy §3)",
+        "beyond the post (Ioffe & Szegedy §3)",
         "the BN backward pass: the paper's step-by-step ∂ℓ/∂x equals finite differences and the \
          compact (γ/(m·s))·(m·g_i − Σg − x̂_i·Σ g·x̂); Σ_i ∂ℓ/∂x_i = 0 for any ε, and \
          Σ_i x̂_i·∂ℓ/∂x_i = (γ/s)·(ε/(σ_B² + ε))·Σ g·x̂, zero only for ε = 0; with m = 2 and ε = 0 \
@@ -163,43 +163,35 @@ pub(super) fn ext_bn_bwd() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 format!("∂ℓ/∂x against finite differences (the loss scaled to unit size), m ∈ {{2, 3, 5, 8}} but not m = 2 with ε = 0 (worst at m = {})", fd.at),
-                fd.max,
+                &fd,
                 1.0,
-                fd.cases,
-                gradcheck::WHY,
-            );
-            f.bound(
+                gradcheck::WHY);
+            f.max_error(
                 "m = 2, ε = 0: x̂ = ±1 for every input, so ∂ℓ/∂x = 0 (relative to the size of its terms)",
-                flat.max,
+                &flat,
                 IDENTITY_TOL,
-                flat.cases,
-                "the terms cancel exactly in exact arithmetic; a few roundings remain",
-            );
+                "the terms cancel exactly in exact arithmetic; a few roundings remain");
             let why = "two forms of one gradient, relative to the size of its terms |γ/s|·(|g_i| + Σ|g|/m + \
                        |x̂_i|·Σ|g·x̂|/m) (at least 1): a few roundings (CLAIMS.md §4)";
-            f.bound(
+            f.max_error(
                 "step-by-step form = compact form",
-                compact.max,
+                &compact,
                 IDENTITY_TOL,
-                compact.cases,
                 why,
             );
-            f.bound(
+            f.max_error(
                 "Σ_i ∂ℓ/∂x_i = 0, ε ∈ {0, 1e-3, 0.5}",
-                sum0.max,
+                &sum0,
                 IDENTITY_TOL,
-                sum0.cases,
                 why,
             );
-            f.bound(
+            f.max_error(
                 format!("Σ_i x̂_i·∂ℓ/∂x_i = (γ/s)·(ε/(σ² + ε))·Σ g·x̂ (up to {nonzero:.2e} for ε > 0, 0 for ε = 0)"),
-                moment.max,
+                &moment,
                 IDENTITY_TOL,
-                moment.cases,
-                why,
-            );
+                why);
             kernel_backward(&mut f, ctx);
             f
         },
@@ -245,12 +237,10 @@ fn kernel_backward(f: &mut Findings, ctx: &Ctx) {
             }
         }
     }
-    f.bound(
+    f.max_error(
         format!("f32 backward vs the specification, F ∈ {{1, 15, 17, 40}} (worst at m = {})", e.at),
-        e.max,
+        &e,
         1.0,
-        e.cases,
         "|Δ| / accuracy::backward_bound: five f32 roundings of the two-FMA form, each below u times \
-         the size of the terms; at most 1 is accepted",
-    );
+         the size of the terms; at most 1 is accepted");
 }

@@ -8,7 +8,8 @@ use super::ROOM;
 use super::sample::{batch, f32_values, normal, to_matrix};
 use crate::batch_norm::{BatchNorm, RunningStats, accuracy};
 use crate::claims::{
-    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, Tally,
+    identity_error,
 };
 use crate::stats::{ALPHA, z_power, z_test};
 use derivations::batch_norm as spec;
@@ -86,18 +87,16 @@ pub(super) fn bn_inf_mean() -> Claim {
                 }
             }
             let why = "means of 8 and of 16 values of size ≤ 20: a few ε (CLAIMS.md §4)";
-            f.bound(
+            f.max_error(
                 "16 batches of 8 partition the data: E_B[μ_B] = data mean",
-                e.max,
+                &e,
                 IDENTITY_TOL,
-                e.cases,
                 why,
             );
-            f.bound(
+            f.max_error(
                 "the same through the f32 kernel and RunningStats::cumulative",
-                ek.max,
+                &ek,
                 IDENTITY_TOL,
-                ek.cases,
                 why,
             );
             // 2. Randomly drawn batches (without replacement from P = 64 values): E[μ_B] = x̄.
@@ -123,9 +122,12 @@ pub(super) fn bn_inf_mean() -> Claim {
                     ),
                     o,
                     ALPHA,
-                    format!(
-                        "SE = √(Var(μ_B)/B) = {se:.2e}; power {:.4} against a bias of 8 SE",
-                        z_power(8.0, ALPHA)
+                    Power::new(
+                        f64::NAN,
+                        format!(
+                            "SE = √(Var(μ_B)/B) = {se:.2e}; power {:.4} against a bias of 8 SE",
+                            z_power(8.0, ALPHA)
+                        ),
                     ),
                 ),
                 Err(err) => f.bound(
@@ -230,18 +232,16 @@ pub(super) fn bn_inf_transform() -> Claim {
                 "(a) a sample's output alone = inside any batch, bit for bit",
                 alone,
             );
-            f.bound(
+            f.max_error(
                 "(b) = the fused a·x + b of Algorithm 2",
-                fused.max,
+                &fused,
                 IDENTITY_TOL,
-                fused.cases,
                 "two forms of the same affine map on O(10) values: a few ε",
             );
-            f.bound(
+            f.max_error(
                 "(c) running statistics set to (μ_B, σ_B²): inference = training output (ε = 0.5)",
-                consistent.max,
+                &consistent,
                 IDENTITY_TOL,
-                consistent.cases,
                 "the same formula with the same ε",
             );
             kernel_inference(&mut f, ctx);
@@ -307,7 +307,7 @@ fn kernel_inference(f: &mut Findings, ctx: &Ctx) {
             format!("column {i} of {m} differs when evaluated alone")
         });
     }
-    f.bound("f32 inference vs the specification, F ∈ {1, 16, 17, 47}, m ∈ {1, 2, 9, 33}", e.max, 1.0, e.cases,
+    f.max_error("f32 inference vs the specification, F ∈ {1, 16, 17, 47}, m ∈ {1, 2, 9, 33}", &e, 1.0,
             "|y₃₂ − y| / accuracy::affine_bound: three f32 roundings of the fused map; at most 1 is accepted");
     f.tally(
         "f32 inference: a column alone = inside its batch, bit for bit",

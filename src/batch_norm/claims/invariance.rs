@@ -84,7 +84,7 @@ pub(super) fn ext_bn_scale() -> Claim {
     Claim::checked(
         "EXT-BN-SCALE",
         ROOM,
-        "§13 (Ioffe & Szegedy §3.3)",
+        "beyond the post (Ioffe & Szegedy §3.3)",
         "for a > 0 and ε = 0: BN((aW)u) = BN(Wu), ∂BN((aW)u)/∂u = ∂BN(Wu)/∂u and \
          ∂BN((aW)u)/∂(aW) = (1/a)·∂BN(Wu)/∂W; for ε > 0 the same hold exactly with ε/a² on the \
          right, so the deviation is the change of ε",
@@ -139,25 +139,17 @@ pub(super) fn ext_bn_scale() -> Claim {
             let why = "normwise max|p − q|/max(1, max|q|) over the layer: sums of ≤ 6 products of O(1) \
                        values, the scale a ∈ {0.1, 3, 1e3} rounded once: a few ε";
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "BN_ε((aW)u) = BN_{ε/a²}(Wu) (= BN(Wu) at ε = 0)",
-                ey.max,
+                &ey,
                 IDENTITY_TOL,
-                ey.cases,
                 why,
             );
-            f.bound(
-                "∂/∂u unchanged by the scale a",
-                eu.max,
-                IDENTITY_TOL,
-                eu.cases,
-                why,
-            );
-            f.bound(
+            f.max_error("∂/∂u unchanged by the scale a", &eu, IDENTITY_TOL, why);
+            f.max_error(
                 "a·∂/∂(aW) = ∂/∂W: the weight gradient scales as 1/a",
-                ew.max,
+                &ew,
                 IDENTITY_TOL,
-                ew.cases,
                 why,
             );
             f
@@ -237,27 +229,24 @@ pub(super) fn bn_role_init() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "BN(a·z) = BN(z), ε = 0, a ∈ {0.1, 3, 1e3}",
-                scale0.max,
+                &scale0,
                 IDENTITY_TOL,
-                scale0.cases,
                 "a rounded product per value, then the same normalisation: a few ε",
             );
-            f.bound("ε = 1e-2: |BN(a·z) − BN(z)| / (|x̂₀|·ε·|1 − a⁻²|/(2σ²))", scale_eps.max, 1.0, scale_eps.cases,
+            f.max_error("ε = 1e-2: |BN(a·z) − BN(z)| / (|x̂₀|·ε·|1 − a⁻²|/(2σ²))", &scale_eps, 1.0,
                     "mean value theorem on (σ² + t)^{−1/2} between t = ε/a² and ε, plus 1e-12 for rounding");
-            f.bound(
+            f.max_error(
                 "BN(z + c) = BN(z), |c| ≤ 10 (a bias before BN is redundant)",
-                shift.max,
+                &shift,
                 IDENTITY_TOL,
-                shift.cases,
                 "z + c rounds at |c|·ε, relative to the spread ≥ 0.5: below 1e-14",
             );
-            f.bound(
+            f.max_error(
                 "not fixed: a sign flip negates x̂, BN(−z) = −BN(z)",
-                flip.max,
+                &flip,
                 IDENTITY_TOL,
-                flip.cases,
                 "exact up to rounding",
             );
             symmetric_and_zero(&mut f, bug, ctx);

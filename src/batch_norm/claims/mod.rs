@@ -58,7 +58,7 @@ pub fn claims() -> Vec<Claim> {
         Claim::out_of_scope(
             "EXP-BN-GEN",
             ROOM,
-            "§12 → BN-ROLE-GEN",
+            "experiment → BN-ROLE-GEN",
             "generalisation with and without BN",
             "out of scope: on toy problems the generalisation effect of BN is small against the \
              variance across seeds, and a meaningful test needs a real data set and many seeds, \

@@ -7,7 +7,7 @@ use super::ROOM;
 use super::sample::{batch, f32_values, normal};
 use crate::batch_norm::{BatchNorm, BatchStats, RunningStats, accuracy};
 use crate::claims::{
-    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, identity_error,
+    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, identity_error,
 };
 use crate::stats::{ALPHA, z_power, z_test};
 use derivations::batch_norm as spec;
@@ -84,7 +84,7 @@ pub(super) fn ext_bn_ema() -> Claim {
     Claim::checked(
         "EXT-BN-EMA",
         ROOM,
-        "§13",
+        "beyond the post",
         "frameworks replace E_B by r ← ρ·r + (1 − ρ)·s (PyTorch's momentum is 1 − ρ), with \
          s = m/(m − 1)·σ_B² for the variance: r_T = ρ^T·r₀ + (1 − ρ)·Σ ρ^{T−t}·s_t, and for i.i.d. \
          batches E[r_T] = ρ^T·r₀ + (1 − ρ^T)·E[s]",
@@ -123,18 +123,16 @@ pub(super) fn ext_bn_ema() -> Claim {
                 }
             }
             let why = "T ≤ 30 contracting steps of O(1) values: a few ε per step";
-            f.bound(
+            f.max_error(
                 "running mean = ρ^T·0 + (1 − ρ)·Σ ρ^{T−t}·μ_t (ρ = 0.9, momentum 0.1)",
-                em.max,
+                &em,
                 IDENTITY_TOL,
-                em.cases,
                 why,
             );
-            f.bound(
+            f.max_error(
                 "running variance = ρ^T·1 + (1 − ρ)·Σ ρ^{T−t}·m/(m − 1)·σ_t²",
-                ev.max,
+                &ev,
                 IDENTITY_TOL,
-                ev.cases,
                 why,
             );
             // 2. E[r_T] over independent replicates: each feature of one layer is a replicate.
@@ -172,8 +170,7 @@ pub(super) fn ext_bn_ema() -> Claim {
                         format!("E[running {name}] after T = {t} = ρ^T·r₀ + (1 − ρ^T)·E[s] = {expected:.4} ({replicates} replicates)"),
                         o,
                         ALPHA,
-                        format!("SE = {se:.4}; the planted bugs shift it by ≥ 30 SE: power {:.6}", z_power(30.0, ALPHA)),
-                    ),
+                        Power::new(f64::NAN, format!("SE = {se:.4}; the planted bugs shift it by ≥ 30 SE: power {:.6}", z_power(30.0, ALPHA))),),
                     Err(err) => f.bound(format!("z-test refused: {err}"), f64::NAN, 0.0, 0, "invalid test"),
                 }
             }
@@ -245,7 +242,7 @@ pub(super) fn ext_bn_fold() -> Claim {
     Claim::checked(
         "EXT-BN-FOLD",
         ROOM,
-        "§13",
+        "beyond the post",
         "with W ∈ ℝ^{J_i × J_{i+1}} (C2), inference BN(Wᵀ·o + b) = W'ᵀ·o + b' with W' = W·diag(γ/√(σ² + ε)) \
          (columns scaled) and b' = (b − μ)⊙γ/√(σ² + ε) + β",
         PostVerdict::Extension,
@@ -295,11 +292,10 @@ pub(super) fn ext_bn_fold() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 format!("BN(Wᵀo + b) = W'ᵀo + b', W is {fan_in} × {units}"),
-                e.max,
+                &e,
                 IDENTITY_TOL,
-                e.cases,
                 "three products and sums of O(10) values in either order: a few ε",
             );
             kernel_fold(&mut f, ctx);
@@ -361,6 +357,6 @@ fn kernel_fold(f: &mut Findings, ctx: &Ctx) {
             e.record((f64::from(b2[k]) - br[k]).abs() / bound, k as f64);
         }
     }
-    f.bound("f32 Affine::fold_into vs the specification's fold", e.max, 1.0, e.cases,
+    f.max_error("f32 Affine::fold_into vs the specification's fold", &e, 1.0,
             "W': two roundings ((2u + u²)·|W'|); b' = fl(b·scale + shift): accuracy::affine_bound; at most 1 is accepted");
 }

@@ -81,20 +81,8 @@ pub(super) fn bn_train_stats() -> Claim {
                 }
             }
             let why = "sums of 8 terms of size ≤ 20 in f64, two algorithms: a few ε (CLAIMS.md §4)";
-            f.bound(
-                "μ_B = Welford mean (m = 8, F = 5)",
-                em.max,
-                IDENTITY_TOL,
-                em.cases,
-                why,
-            );
-            f.bound(
-                "σ_B² = Welford biased variance",
-                ev.max,
-                IDENTITY_TOL,
-                ev.cases,
-                why,
-            );
+            f.max_error("μ_B = Welford mean (m = 8, F = 5)", &em, IDENTITY_TOL, why);
+            f.max_error("σ_B² = Welford biased variance", &ev, IDENTITY_TOL, why);
             // 2. Shifted data: x = 1e8 + d with d on a grid of 1/8, exact in f64, so the exact
             //    statistics are 1e8 + mean(d) and var(d).
             let mut es = MaxError::default();
@@ -108,11 +96,10 @@ pub(super) fn bn_train_stats() -> Claim {
                 let (_, var) = batch_stats(bug, &shifted, 0);
                 es.record((var - exact).abs() / exact.max(1e-300), m as f64);
             }
-            f.bound(
+            f.max_error(
                 format!("σ_B² of x + 1e8 (worst at m = {})", es.at),
-                es.max,
+                &es,
                 1e-6,
-                es.cases,
                 "CLAIMS.md: stable to 1e-6 relative on x + 1e8 with unit spread; the one-pass form \
                  subtracts squares of size 1e16, whose ulp is 2",
             );
@@ -162,20 +149,13 @@ fn kernel_stats(f: &mut Findings, ctx: &Ctx) {
     }
     let why = "|kernel − specification| / accuracy::mean_bound and variance_bound (shifted f64 \
                sums vs two passes, derived from the operation count); at most 1 is accepted";
-    f.bound(
+    f.max_error(
         "f32 kernel's μ_B vs the specification (offsets to 1e4)",
-        em.max,
+        &em,
         1.0,
-        em.cases,
         why,
     );
-    f.bound(
-        "f32 kernel's σ_B² vs the specification",
-        ev.max,
-        1.0,
-        ev.cases,
-        why,
-    );
+    f.max_error("f32 kernel's σ_B² vs the specification", &ev, 1.0, why);
 }
 
 // ---------------------------------------------------------------- BN-TRAIN-NORM
@@ -235,21 +215,19 @@ pub(super) fn bn_train_norm() -> Claim {
                 eq.record(identity_error(mean_sq, var / (var + eps)), eps);
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "Σ_i x̂_i = 0 (relative to Σ|x̂_i|)",
-                es.max,
+                &es,
                 IDENTITY_TOL,
-                es.cases,
                 "m ≤ 16 terms, ~m·ε·(1 + |μ|/σ) ≈ 1e-14 (CLAIMS.md §4)",
             );
-            f.bound(
+            f.max_error(
                 format!(
                     "(1/m)·Σ x̂² = σ_B²/(σ_B² + ε), ε ∈ {{0, 1e-5, 1}} (worst at ε = {})",
                     eq.at
                 ),
-                eq.max,
+                &eq,
                 IDENTITY_TOL,
-                eq.cases,
                 "a few roundings of O(1) values (CLAIMS.md §4)",
             );
             // σ_B² = 1 and ε = 1 exactly: the batch {2, 4}.
@@ -317,12 +295,10 @@ fn kernel_forward(f: &mut Findings, ctx: &Ctx) {
             }
         }
     }
-    f.bound(
+    f.max_error(
         format!("f32 training forward vs Algorithm 1 in f64, F ∈ {{1, 15, 17, 33, 100}} (worst at m = {})", e.at),
-        e.max,
+        &e,
         1.0,
-        e.cases,
         "|y₃₂ − y| / accuracy::affine_bound: three f32 roundings of the fused x·a + b and the \
-         statistics' error; at most 1 is accepted",
-    );
+         statistics' error; at most 1 is accepted");
 }

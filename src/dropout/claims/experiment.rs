@@ -186,7 +186,7 @@ pub(super) fn exp_drop_overfit() -> Claim {
     Claim::checked(
         "EXP-DROP-OVERFIT",
         ROOM,
-        "§12 → DROP-OVERFIT",
+        "experiment → DROP-OVERFIT",
         "supported in this setting: on two noisy circles (100 training points, 20% label \
          noise), a 2-64-64-1 tanh network trained by full-batch GD for 3000 steps has lower \
          test log-loss with inverted dropout (keep p = 0.5) than without in ≥ 8 of 10 seeds \
@@ -302,7 +302,7 @@ pub(super) fn exp_drop_wsi() -> Claim {
     Claim::checked(
         "EXP-DROP-WSI",
         ROOM,
-        "§12 → DROP-EXPECT",
+        "experiment → DROP-EXPECT",
         "for a single sigmoid layer the weight-scaled output IS the normalised geometric mean \
          G/(G + G') (exact); supported in this setting: for the EXP-DROP-OVERFIT network (seed \
          0, p = 0.5), on 1000 test inputs (CI: 200) the weight-scaled output is nearer the \

@@ -2,7 +2,7 @@
 //! both run on the SIMD kernel's own masks.
 
 use super::{ROOM, bonferroni, dropout, keep};
-use crate::claims::{Claim, Ctx, Findings, Planted, PostVerdict, Tally};
+use crate::claims::{Claim, Ctx, Findings, Planted, PostVerdict, Power, Tally};
 use crate::dropout::{Dropout, KeepProb, Mask, MaskStream, Scaling};
 use crate::stats::{ALPHA, binomial, chi_square_gof};
 
@@ -62,12 +62,11 @@ pub(super) fn drop_p() -> Claim {
                     format!("kernel's kept count at p = {p}: Binomial(N, p), the factor prediction uses"),
                     binomial(k, n as u64, pf).expect("valid counts"),
                     ALPHA,
-                    format!(
+                    Power::new(f64::NAN, format!(
                         "vs the drop reading (mean N(1−p)): {effect:.0} standard errors, power ≈ 1; \
                          within a key block the uniforms are distinct, so the count is \
                          hypergeometric with variance (1 − N/2^32) × binomial: conservative"
-                    ),
-                );
+                    )),);
             }
             typed_errors(&mut f);
             identity_at_one(&mut f, ctx);
@@ -310,8 +309,11 @@ fn independence(f: &mut Findings, masks: &[Mask]) {
         ),
         bonferroni(&tables, "χ² independence, Bonferroni over 25 tables"),
         ALPHA,
-        "identical or 15/16-identical pairs (every planted bug) give χ² ≳ 0.88·N ≥ 4e4 per \
+        Power::new(
+            f64::NAN,
+            "identical or 15/16-identical pairs (every planted bug) give χ² ≳ 0.88·N ≥ 4e4 per \
          table against a critical value ≈ 38: power ≈ 1",
+        ),
     );
 }
 

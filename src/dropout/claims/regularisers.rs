@@ -211,14 +211,13 @@ pub(super) fn reg_l1() -> Claim {
                 });
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 format!(
                     "prox = argmin ½(u − w)² + t|u| (bisection), worst at w = {:.4}",
                     argmin.at
                 ),
-                argmin.max,
+                &argmin,
                 1e-9,
-                argmin.cases,
                 "the bisection brackets the minimiser to an ulp of |w| ≤ 3; CLAIMS.md §11's 1e-9",
             );
             f.tally("S_t(w) = 0 exactly for |w| ≤ t", zeros);
@@ -227,11 +226,10 @@ pub(super) fn reg_l1() -> Claim {
                 format!("subgradient at 0 = {}", grad(0.0, 1.0))
             });
             f.tally("subgradient convention: 0 at w = 0", sub);
-            f.bound(
+            f.max_error(
                 "λ·sign(w) against finite differences of λ|w|, |w| ≥ 1e-3",
-                fd.max,
+                &fd,
                 1.0,
-                fd.cases,
                 gradcheck::WHY,
             );
             f.tally(
@@ -308,19 +306,17 @@ pub(super) fn reg_l2() -> Claim {
                 );
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "w − α(∇ℓ + λw) = (1 − αλ)w − α∇ℓ (in units of ε·(|w| + α|∇ℓ| + αλ|w|))",
-                same.max,
+                &same,
                 10.0,
-                same.cases,
                 "each side makes ≤ 4 roundings of terms bounded by |w| + α|∇ℓ| + αλ|w|: ≤ 4 + 4 \
                  ulps of that scale, 10 with room",
             );
-            f.bound(
+            f.max_error(
                 "λw against finite differences of (λ/2)‖w‖²",
-                fd.max,
+                &fd,
                 1.0,
-                fd.cases,
                 gradcheck::WHY,
             );
             layer_step(&mut f, ctx, bug);
@@ -371,13 +367,11 @@ fn layer_step(f: &mut Findings, ctx: &Ctx, bug: Option<L2Bug>) {
             });
         }
     }
-    f.bound(
+    f.max_error(
         "f32 layer step: W ← (1 − αλ)W − α∇ℓ (in units of ε₃₂·(|w| + α|∇ℓ|))",
-        weights.max,
+        &weights,
         4.0,
-        weights.cases,
-        "1 − αλ, two products and a difference in f32 (α, λ are f32): ≤ 4 roundings of u = ε₃₂/2 each, 2 with room ×2",
-    );
+        "1 − αλ, two products and a difference in f32 (α, λ are f32): ≤ 4 roundings of u = ε₃₂/2 each, 2 with room ×2");
     f.tally("biases take the plain step b − α∇ℓ (not decayed)", biases);
 }
 
@@ -489,23 +483,21 @@ pub(super) fn reg_maxnorm() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "every column norm ≤ c(1 + 1e-12) after projection (as ‖w‖/c − 1)",
-                norms.max,
+                &norms,
                 1e-12,
-                norms.cases,
                 "CLAIMS.md §11: a few roundings of c/‖w‖ and the products",
             );
             f.tally("columns already inside the ball are bit-identical", inside);
-            f.bound("columns outside land on the sphere: |‖w‖ − c|/c", sphere.max, 1e-14, sphere.cases, "the rescaled norm carries ≤ 8 roundings of ε = 2.2e-16 (sum of 7 squares, sqrt, quotient, products)");
-            f.bound(
+            f.max_error("columns outside land on the sphere: |‖w‖ − c|/c", &sphere, 1e-14, "the rescaled norm carries ≤ 8 roundings of ε = 2.2e-16 (sum of 7 squares, sqrt, quotient, products)");
+            f.max_error(
                 "directions kept: |w_new − (‖w_new‖/‖w‖)·w|",
-                dir.max,
+                &dir,
                 1e-14,
-                dir.cases,
                 "entries ≤ 2 and a few roundings each",
             );
-            f.bound("idempotent: projecting twice moves nothing (max |Δw|)", idem.max, 1e-15, idem.cases, "a column on the sphere may be rescaled by 1 ± ε once more: entries ≤ 2 move ≤ 2ε·2");
+            f.max_error("idempotent: projecting twice moves nothing (max |Δw|)", &idem, 1e-15, "a column on the sphere may be rescaled by 1 ± ε once more: entries ≤ 2 move ≤ 2ε·2");
             kernel(&mut f, ctx);
             f
         },
@@ -542,11 +534,10 @@ fn kernel(f: &mut Findings, ctx: &Ctx) {
             }
         }
     }
-    f.bound(
+    f.max_error(
         "f32 kernel: column norms ≤ c(1 + 3u)",
-        norms.max,
+        &norms,
         3.0 * 2f64.powi(-24),
-        norms.cases,
         "c/‖w‖ rounded to f32 (u) and each product rounded (u): (1 + u)² < 1 + 3u",
     );
     f.tally("f32 kernel: columns inside the ball untouched", inside);

@@ -8,7 +8,7 @@
 use rand::Rng;
 
 use super::{LONG_SUM_WHY, ROOM, dropout, uniform, worst_gap};
-use crate::claims::{Claim, Ctx, Findings, IDENTITY_TOL, Planted, PostVerdict, Tally};
+use crate::claims::{Claim, Ctx, Findings, IDENTITY_TOL, Planted, PostVerdict, Power, Tally};
 use crate::dropout::{Mask, MaskStream, Scaling};
 use crate::stats::{ALPHA, Moments, z_test_mean};
 use derivations::activation::{sigmoid, tanh_stable};
@@ -202,11 +202,10 @@ fn kernel_mean(f: &mut Findings, ctx: &Ctx, bug: Option<ScaleBug>) {
         ),
         z_test_mean(&m, test, variance).expect("positive variance"),
         ALPHA,
-        format!(
+        Power::new(f64::NAN, format!(
             "smallest planted shift (bias × p): 0.2 = {:.0} standard errors; power ≥ 0.999 needs 8",
             0.2 / se
-        ),
-    );
+        )),);
 }
 
 // ANCHOR_END: drop_scale
@@ -501,11 +500,10 @@ fn inverted_kernel_mean(f: &mut Findings, ctx: &Ctx, train: f64) {
         format!("kernel masks, J = {units}: mean inverted pre-activation over {draws} draws = the undropped one"),
         z_test_mean(&m, undropped, variance).expect("positive variance"),
         ALPHA,
-        format!(
+        Power::new(f64::NAN, format!(
             "smallest planted shift (1/p forgotten): {:.0} standard errors; power ≈ 1",
             shift / (variance / draws as f64).sqrt()
-        ),
-    );
+        )),);
 }
 
 /// The f32 kernel against the literal f64 derivation given the kernel's own mask, at several

@@ -3,7 +3,7 @@
 //! p = 1/2), exactly on a grid and by Monte Carlo on the kernel's masks.
 
 use super::{ROOM, dropout};
-use crate::claims::{Claim, Ctx, Findings, Planted, PostVerdict, Tally};
+use crate::claims::{Claim, Ctx, Findings, Planted, PostVerdict, Power, Tally};
 use crate::dropout::{Mask, MaskStream, Scaling};
 use crate::report::figure::{LinePlot, Series};
 use crate::stats::{ALPHA, z_test};
@@ -148,9 +148,12 @@ fn plug_in(f: &mut Findings, ctx: &Ctx, joint: &dyn Fn(usize, f64) -> f64) {
         "plug-in entropy of the kernel's 4-unit masks (p = 0.8) = 4·H(p)",
         z_test(plug, joint(units, p), se, draws as u64).expect("positive standard error"),
         ALPHA,
-        format!(
-            "vs repeated lanes (entropy H(p)): {:.0} standard errors; power ≈ 1",
-            1.5 / se
+        Power::new(
+            f64::NAN,
+            format!(
+                "vs repeated lanes (entropy H(p)): {:.0} standard errors; power ≈ 1",
+                1.5 / se
+            ),
         ),
     );
 }
@@ -303,8 +306,7 @@ fn distinct_counts(f: &mut Findings, ctx: &Ctx, e_t: &dyn Fn(u64, u64, f64) -> f
         format!("kernel masks: mean distinct masks in T = 10 draws of 4 units (p = 0.8), {reps} replicates = E_T(p)"),
         z_test(mean, e_t(n as u64, tf, p), se, reps as u64).expect("positive standard error"),
         ALPHA,
-        format!("vs exponent T − 1: {effect:.1} standard errors (8 give power 0.999 at α = 1e-6)"),
-    );
+        Power::new(f64::NAN, format!("vs exponent T − 1: {effect:.1} standard errors (8 give power 0.999 at α = 1e-6)")),);
 }
 
 /// Var(D) of the number D of distinct masks in T draws: Σ_i v_i(1 − v_i) +

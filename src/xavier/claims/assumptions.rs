@@ -8,7 +8,7 @@ use super::{
     ROOM, at_least, chi_power, chi_square_sum, gaussian, power_note, stream, to_f64, within_factor,
 };
 use crate::activation::Activation;
-use crate::claims::{Claim, Findings, Planted, PostVerdict, Tally};
+use crate::claims::{Claim, Findings, Planted, PostVerdict, Power, Tally};
 use crate::stats::{ALPHA, Moments, TestOutcome, hoeffding_radius, z_test_mean};
 use crate::xavier::init::{Distribution, Fans, Init};
 use crate::xavier::kernel;
@@ -82,13 +82,13 @@ pub(super) fn xav_assume() -> Claim {
                 "zero biases: Σ IN²/(Var(W)·‖o‖²) ~ χ²_k",
                 chi_square_sum(t_zero, k),
                 ALPHA,
-                &power,
+                Power::new(f64::NAN, &power),
             );
             f.test(
                 "b ~ N(0, 1/2): Σ IN²/(Var(W)·‖o‖² + Var(b)) ~ χ²_k",
                 chi_square_sum(t_random, k),
                 ALPHA,
-                power,
+                Power::new(f64::NAN, power),
             );
             f
         },
@@ -275,13 +275,16 @@ pub(super) fn xav_relu() -> Claim {
                 "requested ReLU init preserves the second moment: E[J_in·ReLU(IN)²/‖o‖²] = 1",
                 z_test_mean(&moment, 1.0, 5.0).expect("valid"),
                 ALPHA,
-                power,
+                Power::new(f64::NAN, power),
             );
             f.test(
                 "under eq. (20) a ReLU layer halves it: E[J_in·ReLU(IN)²/‖o‖²] = 1/2",
                 z_test_mean(&halving, 0.5, 1.25).expect("valid"),
                 ALPHA,
-                "exact per-unit law ReLU(z)², z ~ N(0, 1): mean 1/2, variance 5/4",
+                Power::new(
+                    f64::NAN,
+                    "exact per-unit law ReLU(z)², z ~ N(0, 1): mean 1/2, variance 5/4",
+                ),
             );
             let quad = spec::gaussian_expectation(|x| act::relu(x).powi(2), 1.0, 0.0);
             f.bound(
@@ -406,10 +409,13 @@ pub(super) fn xav_sigmoid() -> Claim {
                     p_value: (2.0 * (-2.0 * count as f64 * t * t).exp()).min(1.0),
                 },
                 ALPHA,
-                format!(
-                    "radius {radius:.4} at n = {count}; a zero-centred activation has mean 0, \
+                Power::new(
+                    f64::NAN,
+                    format!(
+                        "radius {radius:.4} at n = {count}; a zero-centred activation has mean 0, \
                      0.5 away: rejected whenever its own deviation is below 0.5 − radius, \
                      probability ≥ 1 − 1e-6"
+                    ),
                 ),
             );
             f
@@ -483,13 +489,16 @@ pub(super) fn xav_mean0() -> Claim {
                 "E[IN/√(Var(W)‖o‖²)] = 0 with ReLU (positive) inputs",
                 z_test_mean(&std_in, 0.0, 1.0).expect("valid"),
                 ALPHA,
-                power,
+                Power::new(f64::NAN, power),
             );
             f.test(
                 "E[IN²] = J·Var(W)·E[O²] (standardised mean square 1)",
                 z_test_mean(&sq, 1.0, sq.variance_unbiased()).expect("valid"),
                 ALPHA,
-                "CLT with the sample variance of the squares (n ≥ 7680)",
+                Power::new(
+                    f64::NAN,
+                    "CLT with the sample variance of the squares (n ≥ 7680)",
+                ),
             );
             let ms = raw.variance_biased() + raw.mean().powi(2);
             at_least(

@@ -15,7 +15,7 @@ use crate::activation::Activation;
 use crate::backprop::{Dense, Network};
 use crate::claims::gradcheck::{WHY_SCALED, band_ratio_at, central_difference};
 use crate::claims::{
-    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, Tally, identity_error,
 };
 use crate::stats::{ALPHA, Moments, z_test_mean};
 use crate::xavier::init::Distribution;
@@ -104,11 +104,10 @@ pub(super) fn xav_21() -> Claim {
                     }
                     delta = next;
                 }
-                f.bound(
+                f.max_error(
                     "max |δ_{i,j} − δ_{i+1,j}|/rms(δ_{i+1}) (the printed (21))",
-                    worst.max,
+                    &worst,
                     IDENTITY_TOL,
-                    worst.cases,
                     "equality up to rounding",
                 );
                 return f;
@@ -122,7 +121,7 @@ pub(super) fn xav_21() -> Claim {
                     format!("Var(δ_{}) = Var(δ_{}): Σ δ²/ms(δ_next) ~ χ²", i + 1, i + 2),
                     chi_square_sum(t, k),
                     ALPHA,
-                    chi_power(k, &[4.0, 0.125]),
+                    Power::new(f64::NAN, chi_power(k, &[4.0, 0.125])),
                 );
             }
             f
@@ -198,11 +197,10 @@ pub(super) fn xav_bwd_rec() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "δ_i by the recurrence against FD of ℓ in IN_i",
-                worst.max,
+                &worst,
                 1.0,
-                worst.cases,
                 WHY_SCALED,
             );
             f
@@ -307,7 +305,10 @@ pub(super) fn xav_bwd_var() -> Claim {
                 "E[δ_i²] / (J_{i+1}·Var(W_i)·factor·ms(δ_{i+1})) = 1",
                 z_test_mean(&u, 1.0, var).expect("valid"),
                 ALPHA,
-                power_note(&format!("n = {n} units"), [(m1 * m1 / m2) / se].into_iter()),
+                Power::new(
+                    f64::NAN,
+                    power_note(&format!("n = {n} units"), [(m1 * m1 / m2) / se].into_iter()),
+                ),
             );
             f.bound(
                 "|E[tanh'(z)²] − 0.4644| by quadrature",
@@ -382,7 +383,7 @@ pub(super) fn xav_22() -> Claim {
                     ),
                     chi_square_sum(t, k),
                     ALPHA,
-                    chi_power(k, &[4.0, 0.125]),
+                    Power::new(f64::NAN, chi_power(k, &[4.0, 0.125])),
                 );
             }
             f
@@ -504,11 +505,10 @@ pub(super) fn xav_hm() -> Claim {
                 );
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "Var(W) = harmonic mean of 1/J_i and 1/J_{i+1} (random pairs ≤ 4096)",
-                e.max,
+                &e,
                 IDENTITY_TOL,
-                e.cases,
                 "a few f64 roundings on O(1) ratios (CLAIMS.md §4)",
             );
             f.tally(
@@ -529,7 +529,7 @@ pub(super) fn xav_hm() -> Claim {
                     format!("100 → 400: {what} (χ²)"),
                     chi_square_sum(t, k),
                     ALPHA,
-                    chi_power(k, &[1.5625, 1.25, 0.5]),
+                    Power::new(f64::NAN, chi_power(k, &[1.5625, 1.25, 0.5])),
                 );
             }
             f

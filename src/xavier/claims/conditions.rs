@@ -9,7 +9,7 @@ use nalgebra::{DMatrix, DVector};
 use rand_chacha::ChaCha8Rng;
 
 use super::{ROOM, chi_power, chi_square_sum, gaussian, power_note, stream};
-use crate::claims::{Claim, Findings, Planted, PostVerdict};
+use crate::claims::{Claim, Findings, Planted, PostVerdict, Power};
 use crate::stats::{ALPHA, Moments, z_test_mean};
 use crate::xavier::init::{Distribution, Fans, Init};
 use derivations::xavier as spec;
@@ -73,7 +73,7 @@ fn record_chi(f: &mut Findings, what: &str, chis: &[(f64, u64)], ratios: &[f64])
             format!("{what}, W_{}", i + 1),
             chi_square_sum(t, k),
             ALPHA,
-            chi_power(k, ratios),
+            Power::new(f64::NAN, chi_power(k, ratios)),
         );
     }
 }
@@ -134,9 +134,12 @@ pub(super) fn xav_19() -> Claim {
                     format!("E[ms(O_{})/ms(x)] = 1", l + 2),
                     z_test_mean(m, 1.0, var).expect("valid"),
                     ALPHA,
-                    power_note(
-                        &format!("R = {reps}, planted gain {planted}"),
-                        [(planted - 1.0).abs() / se].into_iter(),
+                    Power::new(
+                        f64::NAN,
+                        power_note(
+                            &format!("R = {reps}, planted gain {planted}"),
+                            [(planted - 1.0).abs() / se].into_iter(),
+                        ),
                     ),
                 );
             }
@@ -240,9 +243,12 @@ pub(super) fn xav_fwd_rec() -> Claim {
                     format!("uniform weights, W_{}: E[O_{{i,k}}²/recursion] = 1", i + 1),
                     z_test_mean(m, 1.0, m.variance_unbiased()).expect("valid"),
                     ALPHA,
-                    power_note(
-                        &format!("n = {} units", m.count()),
-                        [weakest / se].into_iter(),
+                    Power::new(
+                        f64::NAN,
+                        power_note(
+                            &format!("n = {} units", m.count()),
+                            [weakest / se].into_iter(),
+                        ),
                     ),
                 );
             }
@@ -319,7 +325,10 @@ pub(super) fn xav_fwd_unroll() -> Claim {
                     format!("E[ms(O_{})/ms(x)] / Π_l J_l·Var(W_l) = 1", l + 2),
                     z_test_mean(m, 1.0, var).expect("valid"),
                     ALPHA,
-                    power_note(&format!("R = {reps}"), [0.41 / se].into_iter()),
+                    Power::new(
+                        f64::NAN,
+                        power_note(&format!("R = {reps}"), [0.41 / se].into_iter()),
+                    ),
                 );
             }
             f

@@ -141,7 +141,7 @@ pub(super) fn exp_xav_depth() -> Claim {
     Claim::checked(
         "EXP-XAV-DEPTH",
         ROOM,
-        "§12 → XAV-*",
+        "experiment → XAV-*",
         "20 layers, zero biases, x ~ N(0, I), backward probe N(0, 1): linear + Xavier keeps \
          gain 1 both ways; tanh + Xavier tracks the q-map (±10%) and its δ the factors \
          E[tanh'(√q_l z)²]; tanh + N(0, 1) saturates (> 70%); tanh + N(0, 0.01²) collapses by \
@@ -411,7 +411,7 @@ pub(super) fn exp_xav_deep() -> Claim {
     Claim::checked(
         "EXP-XAV-DEEP",
         ROOM,
-        "§12 → XAV-DEEP",
+        "experiment → XAV-DEEP",
         "50 tanh layers under Xavier end at q_50 within ±30% of 0.0102 (≈ 1/(2l)); 30 ReLU \
          layers under Xavier lose 2⁻³⁰ (log₂ −30 ± 3) of the second moment, under He keep it \
          (|log₂| ≤ 3)",

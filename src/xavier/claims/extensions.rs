@@ -9,7 +9,7 @@ use super::depth::{Sim, replicas};
 use super::{ROOM, at_least, chi_power, chi_square_sum, gaussian, power_note, stream, to_f64};
 use crate::activation::Activation;
 use crate::claims::{
-    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, identity_error,
+    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, identity_error,
 };
 use crate::stats::{ALPHA, Moments, z_test_mean};
 use crate::xavier::init::Init;
@@ -46,7 +46,7 @@ pub(super) fn ext_he() -> Claim {
     Claim::checked(
         "EXT-HE",
         ROOM,
-        "§13 (He et al. 2015)",
+        "beyond the post (He et al. 2015)",
         "For ReLU Var(W_i) = 2/J_i, for leaky ReLU/PReLU with slope a 2/((1 + a²)·J_i) \
          (He-normal std √(2/J_i), He-uniform bound √(6/J_i)), because E[f(IN)²] = \
          (1 + a²)·Var(IN)/2 for symmetric zero-mean IN: the second moment is then preserved",
@@ -86,11 +86,10 @@ pub(super) fn ext_he() -> Claim {
                 let quad = spec::gaussian_expectation(|x| act::leaky_relu(x, a).powi(2), 1.0, 0.0);
                 e.record((quad - spec::leaky_relu_second_moment(1.0, a)).abs(), a);
             }
-            f.bound(
+            f.max_error(
                 "E[lrelu_a(z)²] = (1 + a²)/2 by quadrature, a ∈ {0, 0.01, 0.25, 0.5}",
-                e.max,
+                &e,
                 1e-10,
-                e.cases,
                 "Simpson on the two polynomial halves: < 1e-11",
             );
             let reps = ctx.size(80, 800);
@@ -123,7 +122,10 @@ pub(super) fn ext_he() -> Claim {
                     format!("{what}: E[J_in·f(IN)²/‖o‖²] = 1"),
                     z_test_mean(&m, 1.0, var).expect("valid"),
                     ALPHA,
-                    power_note(&format!("n = {n} units"), effects.into_iter()),
+                    Power::new(
+                        f64::NAN,
+                        power_note(&format!("n = {n} units"), effects.into_iter()),
+                    ),
                 );
             }
             f
@@ -146,7 +148,7 @@ pub(super) fn ext_he_telescope() -> Claim {
     Claim::checked(
         "EXT-HE-TELESCOPE",
         ROOM,
-        "§13 (He et al. 2015, §2.2)",
+        "beyond the post (He et al. 2015, §2.2)",
         "With the fan-in rule alone the end-to-end backward gain Π_i J_{i+1}·Var(W_i) telescopes \
          to J_{n+1}/J_1: widths 64-256-32-128-64 give 1, though the per-layer gains are 4, 1/8, \
          4, 1/2; so XAV-CONFLICT is bounded globally",
@@ -173,11 +175,10 @@ pub(super) fn ext_he_telescope() -> Claim {
                 );
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "Π J_{i+1}·Var(W_i) = J_{n+1}/J_1 (random width lists)",
-                e.max,
+                &e,
                 IDENTITY_TOL,
-                e.cases,
                 "≤ 14 roundings on O(1) ratios",
             );
             // Monte Carlo: δ_1 = W_1 W_2 W_3 W_4 δ_5 with Gaussian weights.
@@ -206,7 +207,10 @@ pub(super) fn ext_he_telescope() -> Claim {
                 "end-to-end backward gain E[ms(δ_1)/ms(δ_5)] = 1",
                 z_test_mean(&ratio, 1.0, var).expect("valid"),
                 ALPHA,
-                power_note(&format!("R = {reps}"), [0.62 / se].into_iter()),
+                Power::new(
+                    f64::NAN,
+                    power_note(&format!("R = {reps}"), [0.62 / se].into_iter()),
+                ),
             );
             let chis = backward_chi(
                 w,
@@ -225,7 +229,7 @@ pub(super) fn ext_he_telescope() -> Claim {
                     format!("per-layer backward gain J_{}/J_{} (χ²)", i + 2, i + 1),
                     chi_square_sum(t, k),
                     ALPHA,
-                    chi_power(k, &[0.4, 1.78, 0.4, 1.33]),
+                    Power::new(f64::NAN, chi_power(k, &[0.4, 1.78, 0.4, 1.33])),
                 );
             }
             f
@@ -247,7 +251,7 @@ pub(super) fn ext_sigmoid_init() -> Claim {
     Claim::checked(
         "EXT-SIGMOID-INIT",
         ROOM,
-        "§13 (Theano's 4× for sigmoid)",
+        "beyond the post (Theano's 4× for sigmoid)",
         "σ(u) = ½ + ½·tanh(u/2), so a sigmoid network equals a tanh network with first-layer \
          weights W_1/2 and biases b_2/2, internal weights W_i/4 and biases (W_iᵀ·1)/4 + b_{i+1}/2, \
          and O_n = ½ + ½·T_n: matching tanh's slope takes 4× larger weights; the offset ½ stays",
@@ -297,11 +301,10 @@ pub(super) fn ext_sigmoid_init() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 "sigmoid net = rescaled tanh net: every O_i = ½ + ½T_i and ŷ",
-                e.max,
+                &e,
                 IDENTITY_TOL,
-                e.cases,
                 "≤ 7-term sums of O(1) values, |slopes| ≤ 1 (CLAIMS.md §4)",
             );
             f
@@ -325,7 +328,7 @@ pub(super) fn ext_meanfield_tanh() -> Claim {
     Claim::checked(
         "EXT-MEANFIELD-TANH",
         ROOM,
-        "§13 (Poole et al. 2016)",
+        "beyond the post (Poole et al. 2016)",
         "The variance map q_{l+1} = J·Var(W)·E[tanh(√q_l·z + b)²] (constant bias b): with no bias \
          q_l ≈ 1/(2l) (|2l·q_l − 1| < 0.05 at l = 200) and χ = E[tanh'(√q z)²] → 1; with b = 0.5 \
          a real network tracks the map within ±15%",

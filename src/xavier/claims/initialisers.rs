@@ -7,7 +7,7 @@ use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 use super::conditions::{CHAIN, draw, forward_chi};
 use super::{ROOM, chi_power, chi_square_sum, gaussian, power_note, stream};
 use crate::claims::{
-    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, identity_error,
+    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, identity_error,
 };
 use crate::stats::{ALPHA, Moments, dkw_radius, ks_dkw, z_test_mean, z_test_variance};
 use crate::xavier::init::{Distribution, Fans, Init, TRUNCATED_STD_FACTOR};
@@ -26,7 +26,7 @@ pub(super) fn ext_lecun() -> Claim {
     Claim::checked(
         "EXT-LECUN",
         ROOM,
-        "§13 (LeCun et al. 1998)",
+        "beyond the post (LeCun et al. 1998)",
         "LeCun's Var(W_i) = 1/J_i is exactly (20) alone: Init::LecunNormal has variance 1/J_i \
          and a forward gain of 1 per layer on 64 → 256 → 32 (χ²); Init::LecunUniform has bound \
          √(3/J_i) and variance 1/J_i",
@@ -73,11 +73,10 @@ pub(super) fn ext_lecun() -> Claim {
                     );
                 }
             }
-            f.bound(
+            f.max_error(
                 "Var(W) = 1/J_i = eq. (20), normal and uniform",
-                e.max,
+                &e,
                 IDENTITY_TOL,
-                e.cases,
                 "one √ and a square",
             );
             let fans = |i: usize| Fans::new(CHAIN[i - 1], CHAIN[i]).expect("non-zero");
@@ -89,7 +88,7 @@ pub(super) fn ext_lecun() -> Claim {
                     format!("LecunNormal, W_{}: gain 1 (χ²)", i + 1),
                     chi_square_sum(t, k),
                     ALPHA,
-                    chi_power(k, &[0.25, 8.0]),
+                    Power::new(f64::NAN, chi_power(k, &[0.25, 8.0])),
                 );
             }
             let big = Fans::new(300, 100).expect("non-zero");
@@ -108,9 +107,12 @@ pub(super) fn ext_lecun() -> Claim {
                 "LecunUniform on 300 × 100: variance 1/J_i (μ₄ = b⁴/5)",
                 z_test_variance(&m, target, 9.0 * target * target / 5.0).expect("valid"),
                 ALPHA,
-                power_note(
-                    &format!("N = {}", m.count()),
-                    [1.0 / se].into_iter(), // √6: variance ×2
+                Power::new(
+                    f64::NAN,
+                    power_note(
+                        &format!("N = {}", m.count()),
+                        [1.0 / se].into_iter(), // √6: variance ×2
+                    ),
                 ),
             );
             f
@@ -133,7 +135,7 @@ pub(super) fn ext_xav_normal() -> Claim {
     Claim::checked(
         "EXT-XAV-NORMAL",
         ROOM,
-        "§13 (Glorot normal)",
+        "beyond the post (Glorot normal)",
         "Glorot-normal is N(0, 2/(J_i + J_{i+1})) (2, not 6: a normal is fixed by its variance). \
          A normal truncated at ±2σ has variance 0.7737413·σ², so truncated initialisers divide \
          σ by 0.8796256610 (as Keras does)",
@@ -212,7 +214,7 @@ pub(super) fn ext_xav_normal() -> Claim {
                 crate::stats::chi_square_variance(mp.variance_unbiased(), n as u64, target)
                     .expect("valid"),
                 ALPHA,
-                chi_power(n as u64, &[3.0, 0.005]),
+                Power::new(f64::NAN, chi_power(n as u64, &[3.0, 0.005])),
             );
             // Truncated: σ_t = target std / 0.8796; variance target, μ₄ = m4·σ_t⁴.
             let sigma = target.sqrt() / TRUNCATED_STD_FACTOR;
@@ -222,14 +224,20 @@ pub(super) fn ext_xav_normal() -> Claim {
                 "truncated: variance = 2/(J_i + J_{i+1}) (known μ₄)",
                 z_test_variance(&mc, target, m4 * sigma.powi(4)).expect("valid"),
                 ALPHA,
-                power_note(&format!("N = {n}"), [(1.0 - m2) / se].into_iter()),
+                Power::new(
+                    f64::NAN,
+                    power_note(&format!("N = {n}"), [(1.0 - m2) / se].into_iter()),
+                ),
             );
             let cdf = |x: f64| ((nd.cdf(x / sigma) - nd.cdf(-2.0)) / z).clamp(0.0, 1.0);
             f.test(
                 "truncated: DKW against the ±2σ truncated normal CDF",
                 ks_dkw(&mut cut, cdf).expect("valid"),
                 ALPHA,
-                format!("radius {:.4} at N = {n}", dkw_radius(n as u64, ALPHA)),
+                Power::new(
+                    f64::NAN,
+                    format!("radius {:.4} at N = {n}", dkw_radius(n as u64, ALPHA)),
+                ),
             );
             f
         },
@@ -250,7 +258,7 @@ pub(super) fn ext_xav_std_heur() -> Claim {
     Claim::checked(
         "EXT-XAV-STD-HEUR",
         ROOM,
-        "§13 (Glorot and Bengio's baseline)",
+        "beyond the post (Glorot and Bengio's baseline)",
         "The \"standard\" heuristic U[−1/√J_i, 1/√J_i] has variance 1/(3J_i), so J_i·Var(W) = 1/3: \
          in the linear regime the forward variance shrinks 3× per layer",
         PostVerdict::Extension,
@@ -281,11 +289,10 @@ pub(super) fn ext_xav_std_heur() -> Claim {
                     fi as f64,
                 );
             }
-            f.bound(
+            f.max_error(
                 "J_i·Var(W) = 1/3 exactly",
-                e.max,
+                &e,
                 IDENTITY_TOL,
-                e.cases,
                 "a square root squared",
             );
             let (j, reps) = (256, ctx.size(40, 400));
@@ -304,7 +311,10 @@ pub(super) fn ext_xav_std_heur() -> Claim {
                 "linear layer: E[IN_k²/ms(o)] = 1/3",
                 z_test_mean(&gain, 1.0 / 3.0, gain.variance_unbiased()).expect("valid"),
                 ALPHA,
-                power_note(&format!("n = {n} units"), [(1.0 / 3.0) / se].into_iter()),
+                Power::new(
+                    f64::NAN,
+                    power_note(&format!("n = {n} units"), [(1.0 / 3.0) / se].into_iter()),
+                ),
             );
             f
         },

@@ -8,7 +8,7 @@ use rand::rand_core::{RngCore, impls};
 
 use super::{ROOM, power_note, stream};
 use crate::claims::{
-    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, identity_error,
+    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, identity_error,
 };
 use crate::simd::LANES;
 use crate::stats::{ALPHA, Moments, dkw_radius, ks_dkw, normal_cdf, z_test_mean, z_test_variance};
@@ -61,14 +61,13 @@ pub(super) fn xav_unif_var() -> Claim {
                 e.record(identity_error(var(a), integral), a);
             }
             let mut f = Findings::default();
-            f.bound(
+            f.max_error(
                 format!(
                     "(2a)²/12 against (1/2a)∫x²dx, a ∈ [1e-3, 10] (worst at a = {:.4})",
                     e.at
                 ),
-                e.max,
+                &e,
                 IDENTITY_TOL,
-                e.cases,
                 "Simpson is exact for x²; a few roundings (CLAIMS.md §4)",
             );
             // The kernel's support, enumerated: the words k·2⁹ give v = −1 + (2k + 1)·2⁻²³.
@@ -287,9 +286,12 @@ pub(super) fn xav_23() -> Claim {
                 ALPHA,
                 // Planted variance ratios 1/2 (√3), 2/3 (LeCun, 2J_i), 3 (Normal(0, a²)),
                 // about 1/4 (U[0, a]), and far smaller ones; SE = target·√(0.8/N).
-                power_note(
-                    &format!("N = {n}, SE = {:.2}%", 100.0 * se_rel),
-                    [1.0 / 3.0 / se_rel].into_iter(),
+                Power::new(
+                    f64::NAN,
+                    power_note(
+                        &format!("N = {n}, SE = {:.2}%", 100.0 * se_rel),
+                        [1.0 / 3.0 / se_rel].into_iter(),
+                    ),
                 ),
             );
             let max = draws.iter().fold(0.0f64, |acc, x| acc.max(x.abs()));
@@ -322,20 +324,22 @@ pub(super) fn xav_23() -> Claim {
                 "(4) shape: DKW against U[−a, a]",
                 ks_dkw(&mut sorted, cdf).expect("valid"),
                 ALPHA,
-                format!(
+                Power::new(f64::NAN, format!(
                     "radius {radius:.4} at N = {n}; Normal(0, a²/3) sits {gap:.4} away, so it is \
                      rejected whenever its own deviation is below {:.4} (probability ≥ 1 − 1e-6)",
                     gap - radius
-                ),
-            );
+                )),);
             let se = (a * a / 3.0 / n as f64).sqrt();
             f.test(
                 "(5) mean = 0",
                 z_test_mean(&m, 0.0, a * a / 3.0).expect("valid"),
                 ALPHA,
-                power_note(
-                    &format!("N = {n}; U[0, a] has mean a/2"),
-                    [a / 2.0 / se].into_iter(),
+                Power::new(
+                    f64::NAN,
+                    power_note(
+                        &format!("N = {n}; U[0, a] has mean a/2"),
+                        [a / 2.0 / se].into_iter(),
+                    ),
                 ),
             );
             // (1) Exact: the bound, and the values for known bits.
@@ -358,11 +362,10 @@ pub(super) fn xav_23() -> Claim {
                     worst.record((f64::from(*x) - y).abs() / a, y);
                 }
             }
-            f.bound(
+            f.max_error(
                 "(1) stub RNG: |w − a(2u − 1)|/a against the scalar oracle",
-                worst.max,
+                &worst,
                 2f64.powi(-23),
-                worst.cases,
                 "a rounded to f32 (2⁻²⁴) and one f32 product (2⁻²⁴)",
             );
             f

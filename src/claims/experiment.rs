@@ -1,0 +1,332 @@
+//! Experiments: an informal claim's inequality, decided over independent replicates.
+//!
+//! One run of an experiment decides nothing: its inequality can flip with the seed. So an
+//! experiment runs `n` replicates, each on fresh data and a fresh initialisation (its own
+//! seed), and counts the replicates whose margin is positive. With X ~ Binomial(n, ½) under
+//! "the inequality is a coin flip", the one-sided sign tests decide:
+//!
+//! - **supported** when P(X ≥ wins) ≤ α: the inequality holds in most replicates;
+//! - **not supported** when P(X ≤ wins) ≤ α: its negation does;
+//! - **inconclusive** otherwise.
+//!
+//! Every replicate also reports its *health* (the trainers trained, nothing is NaN). A
+//! replicate whose health fails makes the experiment `failed`, never "not supported": a
+//! broken trainer must not read as a finding. Controls prove both halves can happen: a
+//! positive control (a setting where the inequality must come out supported) and a broken
+//! control (a trainer that diverges or does not train, which must come out failed by its
+//! health check).
+
+use serde::Serialize;
+
+use super::claim::{Budget, Ctx, TrialFn};
+use super::evidence::{Findings, Judgement};
+use crate::stats::binomial_tail;
+
+/// One replicate of an experiment.
+#[derive(Debug, Clone, Default)]
+pub struct Trial {
+    /// How far the inequality held: positive when it held in this replicate.
+    pub margin: f64,
+    /// Evidence that the replicate ran as designed (trained, finite, scored on the test set).
+    pub health: Findings,
+}
+
+impl Trial {
+    /// A replicate with its margin and health evidence.
+    pub fn new(margin: f64, health: Findings) -> Self {
+        Self { margin, health }
+    }
+}
+
+/// The sign test's design: replicates per budget, level, and the rate it is sized for.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Design {
+    /// The inequality one replicate's margin measures, in words.
+    pub inequality: &'static str,
+    /// Replicates at the CI budget.
+    pub ci: usize,
+    /// Replicates at the full budget.
+    pub full: usize,
+    /// The level of each one-sided sign test.
+    pub alpha: f64,
+    /// The probability, assumed when `ci` and `full` were chosen, that one replicate's
+    /// inequality holds. The decision's error bound is computed at this rate.
+    pub planning_rate: f64,
+}
+
+impl Design {
+    /// The number of replicates at `budget`.
+    pub fn replicates(&self, budget: Budget) -> usize {
+        match budget {
+            Budget::Ci => self.ci,
+            Budget::Full => self.full,
+        }
+    }
+
+    /// The least number of wins out of `n` that the sign test calls supported.
+    pub fn wins_for_supported(&self, n: usize) -> u64 {
+        let n = n as u64;
+        (0..=n + 1)
+            .find(|&k| binomial_tail(k, n, 0.5) <= self.alpha)
+            .unwrap_or(n + 1)
+    }
+
+    /// The decision for `wins` out of `n`.
+    pub fn decide(&self, wins: u64, n: usize) -> Decided {
+        let k = self.wins_for_supported(n);
+        if wins >= k {
+            Decided::Supported
+        } else if wins + k <= n as u64 {
+            // P(X ≤ wins) = P(X ≥ n − wins) ≤ α by symmetry of Binomial(n, ½).
+            Decided::NotSupported
+        } else {
+            Decided::Inconclusive
+        }
+    }
+
+    /// The probability of each decision at `budget` if each replicate wins with probability
+    /// `rate`: (supported, not supported, inconclusive).
+    pub fn decision_probabilities(&self, budget: Budget, rate: f64) -> [f64; 3] {
+        let n = self.replicates(budget);
+        let k = self.wins_for_supported(n);
+        let n = n as u64;
+        let supported = binomial_tail(k, n, rate);
+        // wins ≤ n − k, i.e. 1 − P(X ≥ n − k + 1); k > n means the test can never decide.
+        let not = if k > n {
+            0.0
+        } else {
+            1.0 - binomial_tail(n - k + 1, n, rate)
+        };
+        [supported, not, (1.0 - supported - not).max(0.0)]
+    }
+
+    /// The chance the decision differs from `expected` at the planning rate.
+    pub fn error(&self, budget: Budget, expected: Decided) -> f64 {
+        let [s, n, i] = self.decision_probabilities(budget, self.planning_rate);
+        1.0 - match expected {
+            Decided::Supported => s,
+            Decided::NotSupported => n,
+            Decided::Inconclusive => i,
+        }
+    }
+}
+
+/// What an experiment's sign test decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decided {
+    Supported,
+    NotSupported,
+    Inconclusive,
+}
+
+impl Decided {
+    /// The catalogue's word.
+    pub fn word(self) -> &'static str {
+        match self {
+            Decided::Supported => "supported",
+            Decided::NotSupported => "not-supported",
+            Decided::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// What a control arm must come out as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ControlExpect {
+    /// A setting where the inequality must hold: the sign test must say supported.
+    Supported,
+    /// A broken trainer: some replicate's health check must reject it.
+    Failed,
+}
+
+/// A control arm of an experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Control {
+    pub name: &'static str,
+    pub expect: ControlExpect,
+}
+
+impl Control {
+    /// A setting where the inequality holds; it must come out supported.
+    pub const fn positive(name: &'static str) -> Self {
+        Self {
+            name,
+            expect: ControlExpect::Supported,
+        }
+    }
+
+    /// A broken trainer; its health check must make it fail.
+    pub const fn broken(name: &'static str) -> Self {
+        Self {
+            name,
+            expect: ControlExpect::Failed,
+        }
+    }
+}
+
+/// An experiment: its design, controls and one replicate's code.
+pub struct Experiment {
+    pub design: Design,
+    pub controls: Vec<Control>,
+    pub(crate) run: TrialFn,
+}
+
+/// How one arm (the claim's setting or a control) came out.
+#[derive(Debug, Clone)]
+pub struct ArmResult {
+    /// `Some` when every replicate was healthy: the sign test's decision.
+    pub decided: Option<Decided>,
+    /// The decision's evidence, then (if a replicate failed) its failing health evidence.
+    pub findings: Findings,
+    /// Whether a health check rejected some replicate on a measured value.
+    pub health_rejected: bool,
+}
+
+impl Experiment {
+    /// Runs the replicates of arm `arm` and decides; the first unhealthy replicate ends the
+    /// arm with no decision.
+    pub(crate) fn run_arm(&self, arm: Option<usize>, claim_seed: u64, budget: Budget) -> ArmResult {
+        let n = self.design.replicates(budget);
+        let mut margins = Vec::with_capacity(n);
+        let mut findings = Findings::default();
+        for r in 0..n {
+            let ctx = Ctx {
+                seed: replicate_seed(claim_seed, r),
+                budget,
+            };
+            let trial = match super::run_caught(|| (self.run)(arm, &ctx)) {
+                Ok(t) => t,
+                Err(msg) => Trial {
+                    margin: f64::NAN,
+                    health: Findings {
+                        panicked: Some(msg),
+                        ..Findings::default()
+                    },
+                },
+            };
+            if r == 0 {
+                findings.figures = trial.health.figures.clone();
+            }
+            let judged = trial.health.judge(None);
+            if judged != Judgement::Pass || !trial.margin.is_finite() {
+                let rejected = matches!(judged, Judgement::Rejected(_));
+                let why = match judged {
+                    Judgement::Pass => format!("margin {} is not a number", trial.margin),
+                    Judgement::Rejected(s) | Judgement::Broken(s) => s,
+                };
+                findings.evidence = trial.health.evidence;
+                findings.panicked = trial.health.panicked;
+                if findings.evidence.is_empty() && findings.panicked.is_none() {
+                    findings.panicked = Some(why.clone());
+                }
+                findings.evidence.insert(
+                    0,
+                    super::Evidence {
+                        what: format!("replicate {r} (seed {}) is healthy", ctx.seed),
+                        measure: super::Measure::Violations {
+                            violations: 1,
+                            cases: r as u64 + 1,
+                            first: Some(why),
+                        },
+                    },
+                );
+                return ArmResult {
+                    decided: None,
+                    findings,
+                    health_rejected: rejected,
+                };
+            }
+            margins.push(trial.margin);
+            if r == n - 1 {
+                // Keep the last healthy replicate's evidence as a sample of what one shows.
+                findings.evidence = trial.health.evidence;
+            }
+        }
+        let wins = margins.iter().filter(|&&m| m > 0.0).count() as u64;
+        let decided = self.design.decide(wins, n);
+        let nn = n as u64;
+        margins.sort_by(f64::total_cmp);
+        let pick = |q: usize| margins.get(q).copied().unwrap_or(f64::NAN);
+        let summary = super::Evidence {
+            what: format!("decided over {n} independent replicates"),
+            measure: super::Measure::SignTest {
+                inequality: self.design.inequality.to_owned(),
+                wins,
+                replicates: nn,
+                alpha: self.design.alpha,
+                p_supported: binomial_tail(wins, nn, 0.5),
+                p_not_supported: binomial_tail(nn - wins, nn, 0.5),
+                decided: decided.word().to_owned(),
+                margins: [pick(0), pick(n / 2), pick(n.saturating_sub(1))],
+            },
+        };
+        findings.evidence.insert(0, summary);
+        ArmResult {
+            decided: Some(decided),
+            findings,
+            health_rejected: false,
+        }
+    }
+}
+
+/// The seed of replicate `r`: the claim's seed mixed with `r` (SplitMix64), so replicates
+/// are independent streams and every arm sees the same data in replicate `r`.
+pub fn replicate_seed(claim_seed: u64, r: usize) -> u64 {
+    let mut z = claim_seed ^ (r as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn design(ci: usize, full: usize) -> Design {
+        Design {
+            inequality: "x > 0",
+            ci,
+            full,
+            alpha: 1e-6,
+            planning_rate: 0.95,
+        }
+    }
+
+    #[test]
+    fn thresholds_match_the_binomial() {
+        // P(Bin(20, ½) ≥ 20) = 2⁻²⁰ = 9.5e-7 ≤ 1e-6, P(≥ 19) = 21·2⁻²⁰ = 2e-5.
+        let d = design(20, 64);
+        assert_eq!(d.wins_for_supported(20), 20);
+        assert_eq!(d.decide(20, 20), Decided::Supported);
+        assert_eq!(d.decide(19, 20), Decided::Inconclusive);
+        assert_eq!(d.decide(1, 20), Decided::Inconclusive);
+        assert_eq!(d.decide(0, 20), Decided::NotSupported);
+        // Ten replicates can never decide at 1e-6 (2⁻¹⁰ ≈ 1e-3).
+        assert_eq!(d.wins_for_supported(10), 11);
+        assert_eq!(d.decide(10, 10), Decided::Inconclusive);
+        assert_eq!(d.decide(0, 10), Decided::Inconclusive);
+    }
+
+    #[test]
+    fn decision_probabilities_add_up() {
+        let d = design(30, 64);
+        for rate in [0.0, 0.3, 0.5, 0.9, 1.0] {
+            let p = d.decision_probabilities(Budget::Full, rate);
+            assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{p:?}");
+        }
+        // At a fair coin each decisive outcome has probability at most α.
+        let p = d.decision_probabilities(Budget::Full, 0.5);
+        assert!(p[0] <= 1e-6 && p[1] <= 1e-6);
+        // 64 replicates, k = 51: a 0.95 rate misses with probability 2.7e-6.
+        let miss = d.error(Budget::Full, Decided::Supported);
+        assert!((2.0e-6..3.5e-6).contains(&miss), "{miss}");
+    }
+
+    #[test]
+    fn replicate_seeds_differ() {
+        assert_ne!(replicate_seed(1, 0), replicate_seed(1, 1));
+        assert_ne!(replicate_seed(1, 0), replicate_seed(2, 0));
+    }
+}
