@@ -116,14 +116,14 @@ impl Suite {
     /// Gives each follower its experiment's outcome and every verdict its expected result.
     pub(super) fn resolve(&self, picked: &[usize], verdicts: &mut [Verdict]) {
         for k in 0..verdicts.len() {
-            if let Decision::Follows { experiment } = &self.claims[picked[k]].decision {
-                if let Some(j) = verdicts.iter().position(|v| v.id == *experiment) {
-                    let exp = verdicts[j].clone();
-                    let v = &mut verdicts[k];
-                    v.outcome = exp.outcome;
-                    v.findings = exp.findings;
-                    v.reason = Some(format!("follows {experiment}: {}", exp.outcome.word()));
-                }
+            if let Decision::Follows { experiment } = &self.claims[picked[k]].decision
+                && let Some(j) = verdicts.iter().position(|v| v.id == *experiment)
+            {
+                let exp = verdicts[j].clone();
+                let v = &mut verdicts[k];
+                v.outcome = exp.outcome;
+                v.findings = exp.findings;
+                v.reason = Some(format!("follows {experiment}: {}", exp.outcome.word()));
             }
         }
         for v in verdicts.iter_mut() {
@@ -228,12 +228,11 @@ impl Suite {
             let (miss, unknown) = v.miss_sum();
             b.planted += miss;
             b.unpowered += unknown;
-            if let (Some(j), Some(expected)) = (self.index(v.id), v.expected) {
-                if let (Decision::Experiment(exp), Some(d)) =
+            if let (Some(j), Some(expected)) = (self.index(v.id), v.expected)
+                && let (Decision::Experiment(exp), Some(d)) =
                     (&self.claims[j].decision, expected.as_decided())
-                {
-                    b.experiments += exp.design.error(v.budget, d);
-                }
+            {
+                b.experiments += exp.design.error(v.budget, d);
             }
         }
         b.total = b.alpha + b.planted + b.experiments;
