@@ -5,7 +5,7 @@
 #   book/src/theme/katex/fonts/, LICENSE          (KaTeX's fonts and licence, same package)
 # Idempotent: whatever is already installed at the pinned version is skipped.
 #
-# Why these versions (DESIGN.md "The book"):
+# Why these versions:
 # - mdbook-katex 0.10.0 is the first release on mdBook 0.5's preprocessor API
 #   (mdbook-preprocessor 0.5); the 0.9 line fails under mdbook 0.5 ("missing field
 #   `sections`", lzanini/mdbook-katex#130). Its Cargo.lock pins mdbook-preprocessor 0.5.3,

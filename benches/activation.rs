@@ -1,4 +1,4 @@
-//! Throughput of the activation kernels (DESIGN.md, performance method).
+//! Throughput of the activation kernels (the README, "The benchmarks").
 //!
 //! Every kernel runs at three sizes, in L1 (`4Ki` elements), in L2 (`256Ki`) and far beyond L3
 //! (`16Mi`), as three implementations:

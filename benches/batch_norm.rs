@@ -1,4 +1,4 @@
-//! Throughput of batch normalisation (DESIGN.md, performance method; issue 5).
+//! Throughput of batch normalisation (the README, "The benchmarks").
 //!
 //! Three kernels — the training forward, the backward pass and inference — on three shapes of
 //! a features × batch f32 matrix (columns are samples):

@@ -1,4 +1,4 @@
-//! Throughput of the dropout kernels (DESIGN.md, performance method; issue 6).
+//! Throughput of the dropout kernels (the README, "The benchmarks").
 //!
 //! Two kernels, inverted dropout at keep probability p = 0.8:
 //! - `forward`: draw the mask, store it, and write y = r·x/p;

@@ -1,4 +1,4 @@
-//! Throughput of the initialisers (DESIGN.md, performance method; issue: the SIMD uniform
+//! Throughput of the initialisers (the README, "The benchmarks"; the SIMD uniform
 //! fill must reach 4× a scalar `rng.random_range` loop at 1 Mi weights).
 //!
 //! Group `xavier/uniform`, at 64 Ki weights (a 256 × 256 matrix, in L2) and 1 Mi (a

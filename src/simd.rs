@@ -1,6 +1,6 @@
 //! The lane type every kernel uses: the widest `wide` vector the build's target features
 //! allow. `wide` selects its implementation at compile time only, so this is a `cfg`, not a
-//! runtime dispatch (DESIGN.md, performance method).
+//! runtime dispatch (the README, "The benchmarks").
 
 #[cfg(target_feature = "avx512f")]
 pub use wide::f32x16 as F32s;

@@ -1,4 +1,4 @@
-//! Exact binomial tests, for keep rates and mask counts (CLAIMS.md §4).
+//! Exact binomial tests, for keep rates and mask counts.
 //!
 //! `statrs`'s binomial CDF goes through a continued fraction capped at 140 terms, which does not
 //! converge near the mean once n·p·q is in the thousands, and its log-pmf loses about 1e-7
@@ -253,7 +253,7 @@ pub fn binomial_greater(successes: u64, trials: u64, p: f64) -> Result<TestOutco
 
 /// One-sided exact sign test: p-value P(X ≥ k) for X ~ Binomial(trials, ½), the chance of at
 /// least `successes` wins out of `trials` fair coin flips. 8/10 gives 56/1024 ≈ 0.0547 and
-/// 9/10 gives 11/1024 ≈ 0.0107 (CLAIMS.md quotes 0.055 and 0.011).
+/// 9/10 gives 11/1024 ≈ 0.0107 (the values a two-sided table quotes as 0.055 and 0.011).
 ///
 /// # Errors
 /// [`crate::Error::ParameterOutOfRange`] when `successes > trials`.
@@ -356,7 +356,7 @@ mod tests {
                 o.p_value
             );
         }
-        // The CLAIMS.md threshold: 2000 above the mean of Binomial(1e6, 0.8) is 5 SD, rejected.
+        // The catalogue's threshold: 2000 above the mean of Binomial(1e6, 0.8) is 5 SD, rejected.
         assert!(binomial(802_000, 1_000_000, 0.8).unwrap().rejects_at(ALPHA));
         assert!(!binomial(801_000, 1_000_000, 0.8).unwrap().rejects_at(ALPHA));
     }
@@ -402,7 +402,7 @@ mod tests {
                 o.p_value
             );
         }
-        // CLAIMS.md quotes 0.055 for 8/10 and 0.011 for 9/10.
+        // 0.0547 for 8/10 and 0.0107 for 9/10, to three places 0.055 and 0.011.
         assert!((sign_test(8, 10).unwrap().p_value - 0.055).abs() < 5e-4);
         assert!((sign_test(9, 10).unwrap().p_value - 0.011).abs() < 5e-4);
         // The lower-tail branch of binomial_tail (k below the mode) against the naive sum.

@@ -58,7 +58,7 @@ pub fn ks_dkw(sample: &mut [f64], cdf: impl Fn(f64) -> f64) -> Result<TestOutcom
 }
 
 /// The DKW radius ε = √(ln(2/α)/(2n)): with probability ≥ 1 − α, sup|F_n − F| ≤ ε.
-/// 0.0269 at n = 1e4 and 0.0085 at n = 1e5 for α = 1e-6 (CLAIMS.md §4).
+/// 0.0269 at n = 1e4 and 0.0085 at n = 1e5 for α = 1e-6 (conventions appendix, "Statistics").
 ///
 /// n = 0 or α = 0 gives +∞; α outside [0, 1] or NaN gives NaN.
 pub fn dkw_radius(n: u64, alpha: f64) -> f64 {
@@ -78,7 +78,7 @@ mod tests {
 
     #[test]
     fn dkw_radius_matches_claims() {
-        // CLAIMS.md §4: 0.0269 at N = 1e4 and 0.0085 at N = 1e5, α = 1e-6.
+        // The conventions appendix, "Statistics": 0.0269 at N = 1e4 and 0.0085 at N = 1e5, α = 1e-6.
         assert!((dkw_radius(10_000, ALPHA) - 0.0269).abs() < 5e-5);
         assert!((dkw_radius(100_000, ALPHA) - 0.0085).abs() < 5e-5);
         // By hand: √(ln(2e6)/2e5), ln(2e6) = ln 2 + 6·ln 10 = 14.508657738524219.

@@ -1,5 +1,5 @@
-//! The exact and asymptotic tests the statistical checks use (DESIGN.md, "Statistical method";
-//! CLAIMS.md §4, "Statistics").
+//! The exact and asymptotic tests the statistical checks use (conventions appendix,
+//! `book/src/conventions.md`, "Statistics").
 //!
 //! Every test returns a [`TestOutcome`]: the name of the test, its statistic, the sample size
 //! and a p-value, so a claim can report it as evidence and judge it against [`ALPHA`].
@@ -90,7 +90,7 @@ impl fmt::Display for TestOutcome {
     }
 }
 
-/// The false-failure rate every check uses unless it says otherwise (CLAIMS.md §4): a correct
+/// The false-failure rate every check uses unless it says otherwise (conventions appendix, "Statistics"): a correct
 /// implementation fails a check on a fresh seed with probability at most 1e-6.
 pub const ALPHA: f64 = 1e-6;
 

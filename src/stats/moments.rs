@@ -169,7 +169,7 @@ pub fn z_test_mean(moments: &Moments, mean: f64, variance: f64) -> Result<TestOu
 }
 
 /// Two-sided z-test that the unbiased sample variance s² has expectation `sigma2`, with its
-/// exact standard error from the known fourth central moment μ₄ (CLAIMS.md §4, for non-Gaussian
+/// exact standard error from the known fourth central moment μ₄ (conventions appendix, "Statistics", for non-Gaussian
 /// data): Var(s²) = μ₄/n − σ⁴·(n − 3)/(n·(n − 1)), z = (s² − σ²)/√Var(s²). For large n this
 /// is the familiar √((μ₄ − σ⁴)/n).
 ///

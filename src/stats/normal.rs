@@ -48,7 +48,7 @@ pub fn z_test(estimate: f64, expected: f64, standard_error: f64, n: u64) -> Resu
 }
 
 /// The two-sided critical value z_{α/2} = Φ⁻¹(1 − α/2) = √2·erfc⁻¹(α): the |z| above which the
-/// two-sided z-test rejects at level α. 4.8916 for α = 1e-6 (CLAIMS.md §4), 1.96 for 0.05.
+/// two-sided z-test rejects at level α. 4.8916 for α = 1e-6 (the conventions appendix rounds it to 4.89), 1.96 for 0.05.
 ///
 /// α = 0 gives +∞, α = 1 gives 0; α outside [0, 1] or NaN gives NaN.
 pub fn z_critical(alpha: f64) -> f64 {
@@ -67,7 +67,7 @@ pub fn z_critical(alpha: f64) -> f64 {
 /// errors: P(|Z + δ| > z_{α/2}) = Φ(|δ| − z_{α/2}) + Φ(−|δ| − z_{α/2}).
 ///
 /// δ = 0 gives α; δ = 8 at α = 1e-6 gives 0.99906 (the "(4.89 + 3.09)·SE ≈ 8 SE" rule of
-/// CLAIMS.md §4). NaN in, NaN out.
+/// the conventions appendix, "Statistics"). NaN in, NaN out.
 pub fn z_power(effect_in_standard_errors: f64, alpha: f64) -> f64 {
     let z = z_critical(alpha);
     let d = effect_in_standard_errors.abs();
@@ -80,7 +80,7 @@ pub fn z_power(effect_in_standard_errors: f64, alpha: f64) -> f64 {
 
 /// The shift, in standard errors, at which the two-sided level-α z-test reaches `power`:
 /// δ = z_{α/2} + z_{1−power} (the far tail, below α/2, is ignored, so the true power is a
-/// hair higher). 7.9819 for power 0.999 at α = 1e-6: CLAIMS.md's "≈ 8 SE".
+/// hair higher). 7.9819 for power 0.999 at α = 1e-6: the "≈ 8 SE" of the conventions appendix.
 ///
 /// `power` outside (0, 1) or α outside [0, 1] gives NaN (α = 0 gives +∞).
 pub fn z_required_effect(power: f64, alpha: f64) -> f64 {
@@ -126,7 +126,7 @@ mod tests {
             let got = z_critical(alpha);
             assert!(close(got, z, 1e-12), "alpha {alpha}: {got} vs {z}");
         }
-        // CLAIMS.md §4 quotes 4.89.
+        // The conventions appendix quotes 4.89.
         assert!((z_critical(ALPHA) - 4.89).abs() < 0.005);
         assert_eq!(z_critical(0.0), f64::INFINITY);
         assert_eq!(z_critical(1.0), 0.0);
@@ -184,7 +184,7 @@ mod tests {
             let got = z_power(d, alpha);
             assert!(close(got, power, 1e-9), "d {d}: {got} vs {power}");
         }
-        // The CLAIMS.md rule "(4.89 + 3.09)·SE ≈ 8 SE": 8 SE gives power ≥ 0.999, but the
+        // The conventions appendix's rule "(4.89 + 3.09)·SE ≈ 8 SE": 8 SE gives power ≥ 0.999, but the
         // rounded sum 7.98 falls just short (0.99899), since z_crit is 4.8916, not 4.89.
         assert!(z_power(8.0, ALPHA) >= 0.999);
         assert!(z_power(7.98, ALPHA) < 0.999);
