@@ -29,4 +29,9 @@ pub fn suite() -> Suite {
         CATALOGUE,
     )
     .expect("book/src/catalogue.md parses")
+    .with_build(format!(
+        "SIMD: {} × f32 lanes ({})",
+        crate::simd::LANES,
+        crate::simd::instruction_set()
+    ))
 }

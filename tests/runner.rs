@@ -1,41 +1,12 @@
-//! The runner's contract, through real binaries as a user runs them: the post's runner for
-//! usage and success, and `examples/contract_suite.rs` (a user's suite with known outcomes)
-//! for each way a claim can come out other than expected.
+//! The post's runner, through its binary as a user runs it: success, the report it writes,
+//! and bad usage. (Each way a claim can come out other than expected is tested through the
+//! engine's own example runner, `engine/tests/runner.rs`.)
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn post_runner() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_dnn-proofs"));
-    c.env_remove("DNN_PROOFS_SEED");
-    c
-}
-
-/// `cargo test` builds the examples beside the binaries (target/<profile>/examples/); a
-/// filtered run (`cargo test --test runner`) does not, so this builds it when it is missing
-/// or older than this test binary (then the sources may have changed since).
-fn contract_suite() -> Command {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_dnn-proofs"));
-    let dir = bin.parent().expect("the binary sits in a folder");
-    let exe = dir
-        .join("examples")
-        .join(format!("contract_suite{}", std::env::consts::EXE_SUFFIX));
-    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let this = std::env::current_exe().ok().and_then(|p| modified(&p));
-    if modified(&exe).is_none_or(|built| this.is_some_and(|t| built < t)) {
-        let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "--example", "contract_suite"]);
-        if dir.ends_with("release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cargo runs");
-        assert!(
-            status.success() && exe.exists(),
-            "cannot build {}",
-            exe.display()
-        );
-    }
-    let mut c = Command::new(exe);
     c.env_remove("DNN_PROOFS_SEED");
     c
 }
@@ -134,49 +105,4 @@ fn list_exits_0_with_every_id() {
     assert_eq!(code, 0);
     assert_eq!(stdout.lines().count(), dnn_proofs::post::registry().len());
     assert!(stdout.contains("ACT-TANH"));
-}
-
-#[test]
-fn every_unexpected_outcome_exits_1() {
-    for (claim, says) in [
-        ("TOY-FAILS", "TOY-FAILS came out failed (expected holds)"),
-        ("TOY-SURVIVES", "planted bug SURVIVED: 2x − (x + x) + 0"),
-        (
-            "TOY-REFUTED",
-            "TOY-REFUTED came out refuted (expected holds)",
-        ),
-    ] {
-        let out = out_dir(claim);
-        let (code, stdout, err) = run(contract_suite()
-            .args(["--claim", claim, "--no-book", "--out"])
-            .arg(&out));
-        assert_eq!(code, 1, "{claim}: {stdout}\n{err}");
-        assert!(err.contains(says), "{claim}: {err}");
-        assert!(
-            err.contains(&format!("--claim {claim}")),
-            "the failure says how to reproduce it: {err}"
-        );
-        let _ = std::fs::remove_dir_all(&out);
-    }
-    let out = out_dir("holds");
-    let (code, stdout, err) = run(contract_suite()
-        .args(["--claim", "TOY-HOLDS", "--no-book", "--out"])
-        .arg(&out));
-    assert_eq!(code, 0, "{stdout}\n{err}");
-    let _ = std::fs::remove_dir_all(&out);
-}
-
-#[test]
-fn the_seed_meter_counts_unexpected_outcomes_per_claim() {
-    let (code, stdout, _) = run(contract_suite().args(["--claim", "TOY-HOLDS", "--seeds", "0..3"]));
-    assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("3 runs"), "{stdout}");
-    assert!(stdout.contains("0 with an unexpected outcome"), "{stdout}");
-    let (code, stdout, _) =
-        run(contract_suite().args(["--claim", "TOY-SURVIVES", "--seeds", "0..3"]));
-    assert_eq!(code, 1);
-    assert!(
-        stdout.contains("TOY-SURVIVES") && stdout.contains("3 of 3"),
-        "{stdout}"
-    );
 }

@@ -42,7 +42,7 @@ impl Catalogue {
     /// unknown verdict or result word, an expected `failed`, or an ID listed twice.
     ///
     /// ```
-    /// use dnn_proofs::claims::{Catalogue, Outcome};
+    /// use proofs_engine::claims::{Catalogue, Outcome};
     /// let c = Catalogue::parse("| `X-1` | §1 | x = x | correct | — | holds |\n").unwrap();
     /// assert_eq!(c.expected("X-1"), Some(Outcome::Holds));
     /// assert!(Catalogue::parse("| `X-1` | §1 | x | correct | — | fine |\n").is_err());

@@ -1,7 +1,7 @@
 //! The claims engine: claims with their checks and planted bugs, the evidence they collect,
 //! experiments decided over replicates, the catalogue that says what each claim must come
 //! out as, and the suite that runs them. It knows no derivation: the post's claims
-//! ([`crate::post`]) use it exactly as a user's own claims would.
+//! (`dnn_proofs::post`) use it exactly as a user's own claims would.
 //!
 //! A claim is a value: an ID, where it stands, the precise statement, the post's verdict,
 //! and how it is decided. A checked claim runs its check on our code (`None`) and on every
@@ -35,3 +35,6 @@ pub use sweep::Sweep;
 pub use verdict::{ControlResult, Outcome, PlantedResult, PlantedState, Verdict};
 
 pub(crate) use verdict::run_caught;
+
+/// The generator of every check ([`Ctx::rng`]): ChaCha8, portable and seedable.
+pub type Rng = rand_chacha::ChaCha8Rng;

@@ -7,7 +7,7 @@
 //! - `TOY-SURVIVES`: a planted bug equal to our code: it survives, failed (exit 1).
 //! - `TOY-REFUTED`: a refutation whose catalogue row expects `holds` (exit 1).
 
-use dnn_proofs::claims::{Claim, Ctx, Findings, MaxError, Planted, PostVerdict, Suite, runner};
+use proofs_engine::claims::{Claim, Ctx, Findings, MaxError, Planted, PostVerdict, Suite, runner};
 
 /// The catalogue: what each claim must come out as.
 const CATALOGUE: &str = "\
@@ -21,7 +21,7 @@ const CATALOGUE: &str = "\
 
 /// |f(x)| ≤ 0 over 100 inputs, with `f` the code under test.
 fn zero_check(f: impl Fn(f64) -> f64, ctx: &Ctx) -> Findings {
-    use rand::Rng;
+    use proofs_engine::rand::Rng;
     let mut rng = ctx.rng();
     let mut e = MaxError::default();
     for _ in 0..100 {

@@ -1,7 +1,6 @@
 //! A claim: an ID, where it stands, the statement, the post's verdict, and how it is decided.
 
 use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::Findings;
@@ -126,8 +125,8 @@ pub struct Ctx {
 impl Ctx {
     /// A fresh, portable, deterministic generator for this run. Each call restarts the
     /// stream, so the correct code and every planted bug see the same random inputs.
-    pub fn rng(&self) -> ChaCha8Rng {
-        ChaCha8Rng::seed_from_u64(self.seed)
+    pub fn rng(&self) -> super::Rng {
+        super::Rng::seed_from_u64(self.seed)
     }
 
     /// `ci` at the CI budget, `full` otherwise.

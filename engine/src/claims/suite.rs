@@ -14,6 +14,7 @@ use crate::{Error, Result};
 /// Claims and their catalogue.
 pub struct Suite {
     name: String,
+    build: String,
     claims: Vec<Claim>,
     catalogue: Catalogue,
 }
@@ -30,6 +31,7 @@ impl Suite {
     ) -> Result<Self> {
         Ok(Self {
             name: name.into(),
+            build: String::new(),
             claims,
             catalogue: Catalogue::parse(catalogue_markdown)?,
         })
@@ -38,6 +40,17 @@ impl Suite {
     /// The suite's name, for the report's header.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Describes the build the claims run on (the report's header), e.g. the SIMD width.
+    pub fn with_build(mut self, build: impl Into<String>) -> Self {
+        self.build = build.into();
+        self
+    }
+
+    /// The build description.
+    pub fn build(&self) -> &str {
+        &self.build
     }
 
     /// Every claim, in registration order.

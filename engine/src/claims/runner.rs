@@ -4,9 +4,9 @@
 //! same command line from [`main`]:
 //!
 //! ```no_run
-//! # fn my_suite() -> dnn_proofs::claims::Suite { unimplemented!() }
+//! # fn my_suite() -> proofs_engine::claims::Suite { unimplemented!() }
 //! fn main() -> std::process::ExitCode {
-//!     dnn_proofs::claims::runner::main(my_suite())
+//!     proofs_engine::claims::runner::main(my_suite())
 //! }
 //! ```
 //!
@@ -128,9 +128,9 @@ fn execute(suite: &Suite, args: &Args) -> Result<bool, Box<dyn std::error::Error
     std::fs::create_dir_all(&args.out).map_err(at(&args.out, "create the report folder"))?;
 
     println!(
-        "{} — SIMD: {} — budget {:?} — base seed {base_seed}",
+        "{} — {} — budget {:?} — base seed {base_seed}",
         suite.name(),
-        report::simd_description(),
+        suite.build(),
         args.budget
     );
     let bar = progress(picked.len() as u64, "claims");
@@ -147,8 +147,7 @@ fn execute(suite: &Suite, args: &Args) -> Result<bool, Box<dyn std::error::Error
 
     let report = report::Report {
         tool: suite.name().to_owned(),
-        version: env!("CARGO_PKG_VERSION"),
-        simd: report::simd_description(),
+        build: suite.build().to_owned(),
         budget: args.budget,
         base_seed,
         false_failure_bound: bound,
@@ -203,9 +202,9 @@ fn progress(n: u64, what: &str) -> ProgressBar {
 fn sweep(suite: &Suite, picked: &[usize], seeds: std::ops::Range<u64>, budget: Budget) -> bool {
     let seeds: Vec<u64> = seeds.collect();
     println!(
-        "{} — SIMD: {} — budget {budget:?} — sweeping {} base seeds ({}..{}) over {} claims",
+        "{} — {} — budget {budget:?} — sweeping {} base seeds ({}..{}) over {} claims",
         suite.name(),
-        report::simd_description(),
+        suite.build(),
         seeds.len(),
         seeds[0],
         seeds[seeds.len() - 1] + 1,

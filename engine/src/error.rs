@@ -45,8 +45,8 @@ pub enum Error {
 /// Shorthand used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// `Ok(())` when `found == expected`, else the typed length error.
-pub(crate) fn check_len(what: &'static str, expected: usize, found: usize) -> Result<()> {
+/// `Ok(())` when `found == expected`, else the typed length error naming `what`.
+pub fn check_len(what: &'static str, expected: usize, found: usize) -> Result<()> {
     if expected == found {
         Ok(())
     } else {

@@ -49,23 +49,14 @@ pub struct EvidenceRecord<'a> {
 #[derive(Debug, Serialize)]
 pub struct Report<'a> {
     pub tool: String,
-    pub version: &'static str,
-    pub simd: String,
+    /// The build the claims ran on (for example the SIMD lane width).
+    pub build: String,
     pub budget: crate::claims::Budget,
     pub base_seed: u64,
     /// The run's false-failure bound (a union bound over every check, planted bug and
     /// experiment decision).
     pub false_failure_bound: FalseFailureBound,
     pub claims: Vec<ClaimRecord<'a>>,
-}
-
-/// The table's header line naming the build's SIMD lane width.
-pub fn simd_description() -> String {
-    format!(
-        "{} × f32 lanes ({})",
-        crate::simd::LANES,
-        crate::simd::instruction_set()
-    )
 }
 
 /// Pairs claims with their verdicts for output.
@@ -240,8 +231,9 @@ pub fn write(dir: &Path, report: &Report) -> std::io::Result<()> {
     let json = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("report.json"), json)?;
     let md = format!(
-        "# dnn-proofs report\n\nBuild: {}. Budget: {:?}. Base seed: {}. {}.\n\n{}",
-        report.simd,
+        "# {} report\n\nBuild: {}. Budget: {:?}. Base seed: {}. {}.\n\n{}",
+        report.tool,
+        report.build,
         report.budget,
         report.base_seed,
         report.false_failure_bound,

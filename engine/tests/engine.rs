@@ -1,0 +1,484 @@
+//! The engine's own contract, on toy claims whose outcome is known: every verdict of every
+//! suite rests on these rules.
+
+use proofs_engine::claims::{
+    self, Budget, Claim, Control, Ctx, Decided, Design, Findings, MaxError, Outcome, Planted,
+    PlantedState, PostVerdict, Power, Suite, Tally, Trial,
+};
+use proofs_engine::stats::TestOutcome;
+
+// ---- toy claims ------------------------------------------------------------------------
+
+/// What a toy check returns for our code or a variant.
+#[derive(Clone, Copy, Debug)]
+enum Toy {
+    /// One bound item with this observed value against bound 1.
+    Value(f64),
+    /// A panic.
+    Panic,
+    /// No evidence at all.
+    Empty,
+    /// A failing item described "side" and a passing one described "main".
+    SideOnly,
+    /// A test with p-value 1e-9 at α = 1e-6 and the given power.
+    Test(f64),
+}
+
+fn findings(t: Toy) -> Findings {
+    let mut f = Findings::default();
+    match t {
+        Toy::Value(x) => f.bound("main x", x, 1.0, 1, "toy"),
+        Toy::Panic => panic!("toy panic"),
+        Toy::Empty => {}
+        Toy::SideOnly => {
+            f.bound("main x", 0.5, 1.0, 1, "toy");
+            f.bound("side y", 2.0, 1.0, 1, "toy");
+        }
+        Toy::Test(power) => f.test(
+            "main test",
+            TestOutcome {
+                test: "toy",
+                statistic: 6.0,
+                n: 10,
+                p_value: 1e-9,
+            },
+            1e-6,
+            Power::new(power, "toy effect"),
+        ),
+    }
+    f
+}
+
+/// A checked claim: our code gives `ours`; each planted variant its own `Toy`.
+fn toy(ours: Toy, bugs: &[(Toy, Planted)]) -> Claim {
+    let variants: Vec<(usize, Planted)> = bugs.iter().map(|(_, p)| *p).enumerate().collect();
+    let toys: Vec<Toy> = bugs.iter().map(|(t, _)| *t).collect();
+    Claim::checked(
+        "TOY",
+        "toy",
+        "nowhere",
+        "x ≤ 1",
+        PostVerdict::Correct,
+        &variants,
+        move |bug, _ctx: &Ctx| findings(bug.map_or(ours, |b| toys[b])),
+    )
+}
+
+fn verify(c: &Claim) -> claims::Verdict {
+    c.verify(0, Budget::Ci)
+}
+
+#[test]
+fn a_claim_holds_when_ours_passes_and_every_bug_is_rejected() {
+    let v = verify(&toy(
+        Toy::Value(1.0),
+        &[(Toy::Value(2.0), Planted::bug("caught"))],
+    ));
+    assert_eq!(v.outcome, Outcome::Holds);
+    assert_eq!(v.rejected_fraction(), "1/1");
+    assert_eq!(v.planted[0].state, PlantedState::Rejected);
+    assert_eq!(v.planted[0].miss, 0.0, "an exact rejection cannot miss");
+
+    let v = verify(&toy(
+        Toy::Value(0.0),
+        &[(Toy::Value(2.0), Planted::post("post"))],
+    ));
+    assert_eq!(v.outcome, Outcome::CorrectedHolds);
+}
+
+#[test]
+fn a_surviving_bug_fails_the_claim() {
+    let v = verify(&toy(
+        Toy::Value(0.0),
+        &[
+            (Toy::Value(2.0), Planted::bug("caught")),
+            (Toy::Value(0.5), Planted::bug("missed")),
+        ],
+    ));
+    assert_eq!(v.outcome, Outcome::Failed);
+    assert_eq!(v.planted[1].state, PlantedState::Survived);
+    assert_eq!(v.rejected_fraction(), "1/2");
+    assert!(v.failure_report().contains("planted bug SURVIVED: missed"));
+    assert!(v.failure_report().contains("--seed 0"));
+    assert!(v.failure_report().contains("--budget ci"));
+    // A harmless variant may survive.
+    let v = verify(&toy(
+        Toy::Value(0.0),
+        &[
+            (Toy::Value(2.0), Planted::bug("caught")),
+            (Toy::Value(0.0), Planted::harmless("same")),
+        ],
+    ));
+    assert_eq!(v.outcome, Outcome::Holds);
+    assert_eq!(v.rejected_fraction(), "1/1");
+}
+
+#[test]
+fn broken_checks_on_our_code_fail() {
+    let bug = [(Toy::Value(2.0), Planted::bug("caught"))];
+    for ours in [
+        Toy::Value(f64::NAN),
+        Toy::Value(f64::INFINITY),
+        Toy::Panic,
+        Toy::Empty,
+        Toy::Value(1.5),
+    ] {
+        let v = verify(&toy(ours, &bug));
+        assert_eq!(v.outcome, Outcome::Failed, "{ours:?}");
+        assert!(v.reason.is_some(), "{ours:?}: a failure says why");
+    }
+    let v = verify(&toy(Toy::Panic, &bug));
+    assert!(
+        v.failure_report().contains("toy panic"),
+        "{}",
+        v.failure_report()
+    );
+}
+
+#[test]
+fn a_bug_told_apart_only_by_nan_panic_or_silence_is_no_power() {
+    for bad in [Toy::Value(f64::NAN), Toy::Panic, Toy::Empty] {
+        let v = verify(&toy(Toy::Value(0.0), &[(bad, Planted::bug("bad"))]));
+        assert_eq!(v.planted[0].state, PlantedState::Invalid, "{bad:?}");
+        assert!(!v.planted[0].rejected);
+        assert_eq!(v.outcome, Outcome::Failed, "{bad:?}");
+        assert_eq!(v.rejected_fraction(), "0/1");
+        assert!(v.failure_report().contains("broken check"));
+    }
+}
+
+#[test]
+fn a_bug_must_be_rejected_by_the_check_it_powers() {
+    let side = [(Toy::SideOnly, Planted::bug("side").by("main"))];
+    let v = verify(&toy(Toy::Value(0.0), &side));
+    assert_eq!(v.planted[0].state, PlantedState::Invalid);
+    assert_eq!(v.outcome, Outcome::Failed);
+    // Without `by`, any measured rejection counts.
+    let v = verify(&toy(
+        Toy::Value(0.0),
+        &[(Toy::SideOnly, Planted::bug("side"))],
+    ));
+    assert_eq!(v.planted[0].state, PlantedState::Rejected);
+    assert!(v.planted[0].evidence.contains("side y"));
+}
+
+#[test]
+fn statistical_rejections_count_their_miss() {
+    let v = verify(&toy(
+        Toy::Value(0.0),
+        &[
+            (Toy::Test(0.999), Planted::bug("tested")),
+            (Toy::Test(f64::NAN), Planted::bug("unpowered")),
+        ],
+    ));
+    assert_eq!(v.outcome, Outcome::Holds);
+    assert!((v.planted[0].miss - 1e-3).abs() < 1e-12);
+    let (sum, unknown) = v.miss_sum();
+    assert!((sum - 1e-3).abs() < 1e-12);
+    assert_eq!(unknown, 1);
+    // α of the tests run on our code is counted.
+    let v = verify(&toy(Toy::Test(0.5), &[]));
+    assert_eq!(v.outcome, Outcome::Failed, "p = 1e-9 < α rejects our code");
+    assert!((v.alpha_sum - 1e-6).abs() < 1e-18);
+}
+
+#[test]
+fn max_error_counts_nonfinite_cases_apart() {
+    let mut e = MaxError::default();
+    e.record(0.5, 1.0);
+    e.record(f64::NAN, 2.0);
+    e.record(0.25, 3.0);
+    assert_eq!((e.max, e.at, e.cases, e.nonfinite), (0.5, 1.0, 3, 1));
+    let mut f = Findings::default();
+    f.max_error("e", &e, 1.0, "toy");
+    assert!(!f.pass(), "a NaN case fails the bound");
+    assert!(
+        !f.evidence[0].rejects(),
+        "but it is not a measured rejection"
+    );
+    e.record(2.0, 4.0);
+    let mut f = Findings::default();
+    f.max_error("e", &e, 1.0, "toy");
+    assert!(f.evidence[0].rejects());
+    assert!(f.evidence[0].summary().contains("1 non-finite"));
+    let mut t = Tally::default();
+    t.check(true, || unreachable!());
+    t.check(false, || "the second".into());
+    assert_eq!(
+        (t.violations, t.cases, t.first.as_deref()),
+        (1, 2, Some("the second"))
+    );
+}
+
+// ---- refutations -------------------------------------------------------------------
+
+fn refuting(run: fn(bool, &Ctx) -> Findings) -> Claim {
+    Claim::refuted("TOY-R", "toy", "nowhere", "x > 1", PostVerdict::Wrong, run)
+}
+
+#[test]
+fn a_refutation_needs_its_counter_observation_and_a_positive_control() {
+    let v = verify(&refuting(|_, _| findings(Toy::Value(0.0))));
+    assert_eq!(v.outcome, Outcome::Refuted);
+    assert!(v.controls[0].ok);
+    // The counter-observation not shown, or NaN, or a panic: failed, never refuted.
+    for bad in [
+        refuting(|control, _| findings(Toy::Value(if control { 0.0 } else { 2.0 }))),
+        refuting(|control, _| findings(Toy::Value(if control { 0.0 } else { f64::NAN }))),
+        refuting(|control, _| findings(if control { Toy::Value(0.0) } else { Toy::Panic })),
+        refuting(|control, _| findings(if control { Toy::Value(0.0) } else { Toy::Empty })),
+    ] {
+        assert_eq!(verify(&bad).outcome, Outcome::Failed);
+    }
+    // A positive control that fails: the harness could never say "supported".
+    let v = verify(&refuting(|control, _| {
+        findings(Toy::Value(if control { 2.0 } else { 0.0 }))
+    }));
+    assert_eq!(v.outcome, Outcome::Failed);
+    assert!(!v.controls[0].ok);
+}
+
+// ---- experiments ---------------------------------------------------------------------
+
+#[derive(Clone, Copy)]
+enum Arm {
+    /// Wins in every replicate.
+    Positive,
+    /// Its health check rejects the trainer.
+    Diverges,
+    /// Reports a NaN margin with healthy evidence.
+    NanMargin,
+    /// Panics.
+    Panics,
+    /// Healthy and always winning: a "broken" control that is not broken.
+    NotBroken,
+}
+
+fn design() -> Design {
+    Design {
+        inequality: "margin > 0",
+        ci: 24,
+        full: 64,
+        alpha: 1e-6,
+        planning_rate: 0.99,
+    }
+}
+
+fn healthy() -> Findings {
+    let mut f = Findings::default();
+    let mut t = Tally::default();
+    t.check(true, String::new);
+    f.tally("loss is finite", t);
+    f
+}
+
+fn arm_trial(arm: Option<Arm>, ctx: &Ctx, main_margin: fn(u64) -> f64) -> Trial {
+    match arm {
+        None => Trial::new(main_margin(ctx.seed), healthy()),
+        Some(Arm::Positive | Arm::NotBroken) => Trial::new(1.0, healthy()),
+        Some(Arm::Diverges) => {
+            let mut f = Findings::default();
+            let mut t = Tally::default();
+            t.check(false, || "loss = NaN at step 3".into());
+            f.tally("loss is finite", t);
+            Trial::new(f64::NAN, f)
+        }
+        Some(Arm::NanMargin) => Trial::new(f64::NAN, healthy()),
+        Some(Arm::Panics) => panic!("trainer panicked"),
+    }
+}
+
+fn experiment(controls: &[(Arm, Control)], run: fn(Option<Arm>, &Ctx) -> Trial) -> Claim {
+    Claim::experiment(
+        "EXP-TOY",
+        "toy",
+        "nowhere",
+        "margin > 0",
+        design(),
+        controls,
+        run,
+    )
+}
+
+const CONTROLS: [(Arm, Control); 2] = [
+    (Arm::Positive, Control::positive("always wins")),
+    (Arm::Diverges, Control::broken("diverges")),
+];
+
+#[test]
+fn experiments_decide_by_sign_test() {
+    let always = experiment(&CONTROLS, |a, c| arm_trial(a, c, |_| 1.0));
+    let v = verify(&always);
+    assert_eq!(v.outcome, Outcome::Supported);
+    assert!(v.controls.iter().all(|c| c.ok));
+    assert!(
+        v.findings.headline().contains("24/24"),
+        "{}",
+        v.findings.headline()
+    );
+
+    let never = experiment(&CONTROLS, |a, c| arm_trial(a, c, |_| -1.0));
+    assert_eq!(verify(&never).outcome, Outcome::NotSupported);
+
+    // Half the replicates (by seed parity): neither way at α = 1e-6.
+    let coin = experiment(&CONTROLS, |a, c| {
+        arm_trial(a, c, |s| if s % 2 == 0 { 1.0 } else { -1.0 })
+    });
+    assert_eq!(verify(&coin).outcome, Outcome::Inconclusive);
+}
+
+#[test]
+fn a_broken_replicate_or_control_fails_the_experiment() {
+    // Our trainer diverges, margins NaN, or a panic: failed, never "not supported".
+    for run in [
+        (|a: Option<Arm>, c: &Ctx| arm_trial(a.or(Some(Arm::Diverges)), c, |_| 1.0))
+            as fn(Option<Arm>, &Ctx) -> Trial,
+        |a, c| arm_trial(a.or(Some(Arm::NanMargin)), c, |_| 1.0),
+        |a, c| arm_trial(a.or(Some(Arm::Panics)), c, |_| 1.0),
+    ] {
+        let v = verify(&experiment(&CONTROLS, run));
+        assert_eq!(v.outcome, Outcome::Failed);
+        assert!(
+            v.failure_report().contains("replicate 0"),
+            "{}",
+            v.failure_report()
+        );
+    }
+    // A broken control that trains fine, or one that only panics, is not shown to fail.
+    for broken in [Arm::NotBroken, Arm::Panics, Arm::NanMargin] {
+        let controls = [
+            (Arm::Positive, Control::positive("wins")),
+            (broken, Control::broken("b")),
+        ];
+        let v = verify(&experiment(&controls, |a, c| arm_trial(a, c, |_| 1.0)));
+        assert_eq!(v.outcome, Outcome::Failed);
+        assert!(!v.controls[1].ok);
+    }
+    // A positive control that does not come out supported.
+    let controls = [
+        (Arm::Diverges, Control::positive("p")),
+        (Arm::Diverges, Control::broken("b")),
+    ];
+    let v = verify(&experiment(&controls, |a, c| arm_trial(a, c, |_| 1.0)));
+    assert_eq!(v.outcome, Outcome::Failed);
+}
+
+#[test]
+fn design_error_is_the_chance_of_another_decision() {
+    let d = design();
+    // 24 replicates at α = 1e-6 need 24 wins (2⁻²⁴·25 > 1e-6 for 23).
+    assert_eq!(d.wins_for_supported(24), 24);
+    assert_eq!(d.decide(24, 24), Decided::Supported);
+    let miss = d.error(Budget::Ci, Decided::Supported);
+    assert!((miss - (1.0 - 0.99f64.powi(24))).abs() < 1e-12, "{miss}");
+}
+
+// ---- suites: catalogue, followers, bound ------------------------------------------------
+
+fn toy_suite(catalogue: &str) -> Suite {
+    let claims = vec![
+        toy(
+            Toy::Value(0.0),
+            &[(Toy::Value(2.0), Planted::bug("caught"))],
+        ),
+        experiment(&CONTROLS, |a, c| arm_trial(a, c, |_| 1.0)),
+        Claim::follows(
+            "TOY-F",
+            "toy",
+            "nowhere",
+            "informal",
+            PostVerdict::Informal,
+            "EXP-TOY",
+        ),
+        Claim::out_of_scope("TOY-O", "toy", "nowhere", "vague", "no data"),
+    ];
+    Suite::new("toy", claims, catalogue).unwrap()
+}
+
+const GOOD: &str = "| `TOY` | a | b | correct | — | holds |\n\
+                    | `EXP-TOY` | a | b | experiment | — | supported |\n\
+                    | `TOY-F` | a | b | informal | — | supported |\n\
+                    | `TOY-O` | a | b | informal | — | out-of-scope |\n";
+
+#[test]
+fn a_suite_runs_followers_and_compares_with_the_catalogue() {
+    let s = toy_suite(GOOD);
+    assert!(s.disagreements().is_empty(), "{:?}", s.disagreements());
+    let picked = s.select("TOY-F").unwrap();
+    assert_eq!(picked, vec![1, 2], "a follower pulls in its experiment");
+    let v = s.run(&s.all(), 0, Budget::Ci);
+    assert!(
+        v.iter().all(|v| v.ok()),
+        "{:?}",
+        v.iter().map(|v| v.failure_report()).collect::<Vec<_>>()
+    );
+    assert_eq!(v[2].outcome, Outcome::Supported);
+    assert!(s.select("NOPE").is_err());
+    // The bound: no statistical checks, one experiment at 0.99 with 24 replicates.
+    let b = s.false_failure_bound(&v);
+    assert!((b.experiments - (1.0 - 0.99f64.powi(24))).abs() < 1e-12);
+    assert_eq!(b.total, b.alpha + b.planted + b.experiments);
+    // A follower run alone, without its experiment, fails.
+    let alone = s.run(&[2], 0, Budget::Ci);
+    assert_eq!(alone[0].outcome, Outcome::Failed);
+}
+
+#[test]
+fn the_catalogue_decides_what_is_expected() {
+    // The same run against a catalogue expecting something else is unexpected.
+    let s = toy_suite(&GOOD.replace(
+        "| correct | — | holds |",
+        "| correct | — | corrected-holds |",
+    ));
+    let v = s.run(&[0], 0, Budget::Ci);
+    assert_eq!(v[0].outcome, Outcome::Holds);
+    assert!(!v[0].ok());
+    assert!(!s.disagreements().is_empty());
+    // An ID missing from the catalogue is never as expected.
+    let s = toy_suite(&GOOD.replace("| `TOY` |", "| `TOY-X` |"));
+    let v = s.run(&[0], 0, Budget::Ci);
+    assert_eq!(v[0].expected, None);
+    assert!(!v[0].ok());
+    let d = s.disagreements().join("\n");
+    assert!(
+        d.contains("TOY is registered but not in the catalogue"),
+        "{d}"
+    );
+    assert!(d.contains("TOY-X is in the catalogue"), "{d}");
+}
+
+#[test]
+fn disagreements_name_each_kind_of_mismatch() {
+    let cases = [
+        (
+            "| correct | — | holds |",
+            "| typo | — | holds |",
+            "post verdict is typo",
+        ),
+        (
+            "| correct | — | holds |",
+            "| correct | — | corrected-holds |",
+            "no planted variant",
+        ),
+        (
+            "| experiment | — | supported |",
+            "| experiment | — | holds |",
+            "its decision is an experiment",
+        ),
+        (
+            "| `TOY-F` | a | b | informal | — | supported |",
+            "| `TOY-F` | a | b | informal | — | inconclusive |",
+            "which the catalogue expects to be supported",
+        ),
+        (
+            "| `TOY-O` | a | b | informal | — | out-of-scope |",
+            "| `TOY-O` | a | b | informal | — | holds |",
+            "out of scope",
+        ),
+    ];
+    for (from, to, says) in cases {
+        let s = toy_suite(&GOOD.replacen(from, to, 1));
+        let d = s.disagreements().join("\n");
+        assert!(d.contains(says), "{to}: {d}");
+    }
+}

@@ -1,0 +1,109 @@
+//! The runner's contract, through a real binary as a user runs it:
+//! `examples/contract_suite.rs` is a user's suite on the engine's runner whose claims have
+//! known outcomes, one for each way a claim can come out other than expected.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// `cargo test` builds the examples beside the binaries (target/<profile>/examples/); a
+/// filtered run (`cargo test --test runner`) does not, so this builds it when it is missing
+/// or older than this test binary (then the sources may have changed since).
+fn contract_suite() -> Command {
+    // This test runs from target/<profile>/deps/; the examples are in target/<profile>/.
+    let this = std::env::current_exe().expect("the test binary's path");
+    let dir = this
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let exe = dir
+        .join("examples")
+        .join(format!("contract_suite{}", std::env::consts::EXE_SUFFIX));
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let this = std::env::current_exe().ok().and_then(|p| modified(&p));
+    if modified(&exe).is_none_or(|built| this.is_some_and(|t| built < t)) {
+        let mut build = Command::new(env!("CARGO"));
+        build.args([
+            "build",
+            "-p",
+            "proofs-engine",
+            "--example",
+            "contract_suite",
+        ]);
+        if dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo runs");
+        assert!(
+            status.success() && exe.exists(),
+            "cannot build {}",
+            exe.display()
+        );
+    }
+    let mut c = Command::new(exe);
+    c.env_remove("DNN_PROOFS_SEED");
+    c
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dnn-proofs-runner-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn run(c: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = c.output().expect("the runner starts");
+    (
+        status.code().expect("an exit code"),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_unexpected_outcome_exits_1() {
+    for (claim, says) in [
+        ("TOY-FAILS", "TOY-FAILS came out failed (expected holds)"),
+        ("TOY-SURVIVES", "planted bug SURVIVED: 2x − (x + x) + 0"),
+        (
+            "TOY-REFUTED",
+            "TOY-REFUTED came out refuted (expected holds)",
+        ),
+    ] {
+        let out = out_dir(claim);
+        let (code, stdout, err) = run(contract_suite()
+            .args(["--claim", claim, "--no-book", "--out"])
+            .arg(&out));
+        assert_eq!(code, 1, "{claim}: {stdout}\n{err}");
+        assert!(err.contains(says), "{claim}: {err}");
+        assert!(
+            err.contains(&format!("--claim {claim}")),
+            "the failure says how to reproduce it: {err}"
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    let out = out_dir("holds");
+    let (code, stdout, err) = run(contract_suite()
+        .args(["--claim", "TOY-HOLDS", "--no-book", "--out"])
+        .arg(&out));
+    assert_eq!(code, 0, "{stdout}\n{err}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn the_seed_meter_counts_unexpected_outcomes_per_claim() {
+    let (code, stdout, _) = run(contract_suite().args(["--claim", "TOY-HOLDS", "--seeds", "0..3"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("3 runs"), "{stdout}");
+    assert!(stdout.contains("0 with an unexpected outcome"), "{stdout}");
+    let (code, stdout, _) =
+        run(contract_suite().args(["--claim", "TOY-SURVIVES", "--seeds", "0..3"]));
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("TOY-SURVIVES") && stdout.contains("3 of 3"),
+        "{stdout}"
+    );
+}
