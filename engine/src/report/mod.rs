@@ -116,7 +116,7 @@ fn planted_cell(v: &[PlantedResult]) -> String {
 pub fn table(records: &[ClaimRecord]) -> String {
     let mut s = String::new();
     let mut row = |cells: [&str; 6]| {
-        let widths = [20, 24, 11, 16, 9];
+        let widths = [20, 24, 11, 16, 18];
         for (cell, w) in cells.iter().zip(widths) {
             s += &pad(&truncate(cell, w - 1), w);
         }

@@ -1,0 +1,216 @@
+//! The report a reader sees: the terminal table, the Markdown for the book, `report.json`
+//! and `report.md`, on toy claims whose outcomes are known.
+
+use proofs_engine::claims::{
+    Budget, Claim, Control, Ctx, Design, Findings, Planted, PostVerdict, Suite, Tally, Trial,
+};
+use proofs_engine::report;
+
+fn bound(x: f64) -> Findings {
+    let mut f = Findings::default();
+    f.bound("x | y ≤ 1", x, 1.0, 3, "toy");
+    f
+}
+
+fn healthy(margin: f64) -> Trial {
+    let mut f = Findings::default();
+    let mut t = Tally::default();
+    t.check(true, String::new);
+    f.tally("trained", t);
+    Trial::new(margin, f)
+}
+
+fn suite() -> Suite {
+    let claims = vec![
+        Claim::checked(
+            "T-HOLDS",
+            "alpha",
+            "§激励函数",
+            "a | b",
+            PostVerdict::Correct,
+            &[
+                (2.0, Planted::bug("doubled")),
+                (0.0, Planted::harmless("the same")),
+            ],
+            |bug: Option<f64>, _: &Ctx| bound(bug.unwrap_or(0.5)),
+        ),
+        Claim::checked(
+            "T-POST",
+            "alpha",
+            "eq (14)",
+            "corrected",
+            PostVerdict::Typo,
+            &[(3.0, Planted::post("the post's index"))],
+            |bug: Option<f64>, _: &Ctx| bound(bug.unwrap_or(0.5)),
+        ),
+        Claim::checked(
+            "T-BROKEN",
+            "beta",
+            "nowhere",
+            "broken",
+            PostVerdict::Correct,
+            &[
+                (0.5, Planted::bug("survivor")),
+                (f64::NAN, Planted::bug("nan only")),
+            ],
+            |bug: Option<f64>, _: &Ctx| bound(bug.unwrap_or(0.5)),
+        ),
+        Claim::out_of_scope("T-OUT", "beta", "nowhere", "vague", "needs a real data set"),
+        Claim::experiment(
+            "T-EXP",
+            "beta",
+            "nowhere",
+            "m > 0",
+            Design {
+                inequality: "m > 0",
+                ci: 20,
+                full: 20,
+                alpha: 1e-6,
+                planning_rate: 0.999,
+            },
+            &[((), Control::broken("never trains"))],
+            |arm: Option<()>, _: &Ctx| {
+                if arm.is_some() {
+                    let mut f = Findings::default();
+                    let mut t = Tally::default();
+                    t.check(false, || "loss did not fall".into());
+                    f.tally("trained", t);
+                    Trial::new(1.0, f)
+                } else {
+                    healthy(1.0)
+                }
+            },
+        ),
+    ];
+    let catalogue = "| `T-HOLDS` | a | b | correct | — | holds |\n\
+                     | `T-POST` | a | b | typo | — | corrected-holds |\n\
+                     | `T-BROKEN` | a | b | correct | — | holds |\n\
+                     | `T-OUT` | a | b | informal | — | out-of-scope |\n\
+                     | `T-EXP` | a | b | experiment | — | supported |\n";
+    Suite::new("toy", claims, catalogue)
+        .unwrap()
+        .with_build("no SIMD")
+}
+
+#[test]
+fn table_markdown_and_files_say_what_happened() {
+    let s = suite();
+    let picked = s.all();
+    let verdicts = s.run(&picked, 3, Budget::Ci);
+    let claims: Vec<&Claim> = picked.iter().map(|&i| &s.claims()[i]).collect();
+    let records = report::records(&claims, &verdicts);
+    assert_eq!(records.len(), 5);
+    assert_eq!(records[0].result, "holds");
+    assert_eq!(records[1].result, "corrected-holds");
+    assert_eq!(records[2].result, "failed");
+    assert_eq!(records[3].result, "out-of-scope");
+    assert_eq!(records[3].evidence.summary, "needs a real data set");
+    assert_eq!(
+        records[3].evidence.out_of_scope_reason,
+        Some("needs a real data set")
+    );
+    assert_eq!(records[3].evidence.note, None);
+    assert_eq!(records[2].evidence.out_of_scope_reason, None);
+    assert!(
+        records[2]
+            .evidence
+            .note
+            .is_some_and(|n| n.contains("not rejected"))
+    );
+    assert_eq!(records[4].result, "supported");
+    assert_eq!(records[0].seed, 3);
+
+    let table = report::table(&records);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 6);
+    assert!(
+        lines[0].starts_with("ID                  where"),
+        "{}",
+        lines[0]
+    );
+    // The CJK location takes two columns a character: the columns still line up.
+    let col = |l: &str, c: &str| unicode_width::UnicodeWidthStr::width(&l[..l.find(c).unwrap()]);
+    assert_eq!(col(lines[1], "correct"), col(lines[2], "typo"));
+    assert!(lines[1].contains("1/1 (+1 harmless)"), "{}", lines[1]);
+    assert!(lines[2].contains("1/1 "), "{}", lines[2]);
+    assert!(lines[3].contains("0/2 "), "{}", lines[3]);
+    assert!(lines[4].contains("—"), "{}", lines[4]);
+
+    let md = report::markdown(&records, Some("beta"));
+    assert!(!md.contains("T-HOLDS"), "only the derivation's claims");
+    assert!(
+        md.contains("| [`T-BROKEN`](#t-broken) | nowhere | correct | **failed** | 0/2 |"),
+        "{md}"
+    );
+    assert!(md.contains("planted bug *survivor*: **SURVIVED**"), "{md}");
+    assert!(
+        md.contains("planted bug *nan only*: **told apart only by a broken check**"),
+        "{md}"
+    );
+    assert!(md.contains("- out of scope: needs a real data set"), "{md}");
+    assert!(
+        md.contains("control *never trains* (must come out failed): as designed"),
+        "{md}"
+    );
+    assert!(md.contains("x \\| y ≤ 1"), "pipes are escaped: {md}");
+    let all = report::markdown(&records, None);
+    assert!(all.contains("planted bug *doubled*: rejected"), "{all}");
+    assert!(
+        all.contains("planted bug *the same*: harmless, exempt"),
+        "{all}"
+    );
+    assert!(
+        all.contains("planted bug *the post's index* (the post's own version): rejected"),
+        "{all}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("proofs-engine-report-{}", std::process::id()));
+    let rep = report::Report {
+        tool: s.name().to_owned(),
+        build: s.build().to_owned(),
+        budget: Budget::Ci,
+        base_seed: 3,
+        false_failure_bound: s.false_failure_bound(&verdicts),
+        claims: records,
+    };
+    report::write(&dir, &rep).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["tool"], "toy");
+    assert_eq!(json["build"], "no SIMD");
+    assert_eq!(json["claims"][2]["planted"][0]["state"], "survived");
+    assert_eq!(json["claims"][2]["planted"][1]["state"], "invalid");
+    assert_eq!(json["claims"][4]["controls"][0]["ok"], true);
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.starts_with(
+            "# toy report\n\nBuild: no SIMD. Budget: Ci. Base seed: 3. false-failure bound"
+        ),
+        "{md}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn long_cells_are_cut_with_an_ellipsis() {
+    let s = Suite::new(
+        "toy",
+        vec![Claim::out_of_scope(
+            "T-A-VERY-LONG-IDENTIFIER-INDEED",
+            "x",
+            "a location far longer than its column",
+            "s",
+            "r",
+        )],
+        "| `T-A-VERY-LONG-IDENTIFIER-INDEED` | a | b | informal | — | out-of-scope |\n",
+    )
+    .unwrap();
+    let v = s.run(&[0], 0, Budget::Ci);
+    let c = [&s.claims()[0]];
+    let table = report::table(&report::records(&c, &v));
+    let row = table.lines().nth(1).unwrap();
+    assert!(
+        row.starts_with("T-A-VERY-LONG-IDEN… a location far longer … informal   "),
+        "{row}"
+    );
+}
