@@ -25,7 +25,7 @@ pub fn batch_mean(x: &[f64]) -> f64 {
 /// σ_B² = (1/m)·Σ_{i=1}^{m} (x_i − μ_B)².
 ///
 /// Two passes: the mean first, then the squared deviations from it, so no large squares
-/// cancel (the one-pass E[x²] − μ² loses every digit on data like x + 1e8).
+/// cancel (the one-pass E\[x²\] − μ² loses every digit on data like x + 1e8).
 pub fn batch_variance(x: &[f64]) -> f64 {
     let mu = batch_mean(x);
     x.iter().map(|&xi| (xi - mu) * (xi - mu)).sum::<f64>() / x.len() as f64
@@ -57,7 +57,7 @@ pub fn train_forward(x: &[f64], gamma: f64, beta: f64, eps: f64) -> Vec<f64> {
 // ANCHOR_END: train_forward
 
 // ANCHOR: inference_mean
-/// BN-INF-MEAN (Algorithm 2): μ = E_B[μ_B], the average of the batch means over the
+/// BN-INF-MEAN (Algorithm 2): μ = E_B\[μ_B\], the average of the batch means over the
 /// training batches.
 pub fn inference_mean(batch_means: &[f64]) -> f64 {
     batch_means.iter().sum::<f64>() / batch_means.len() as f64
@@ -65,7 +65,7 @@ pub fn inference_mean(batch_means: &[f64]) -> f64 {
 // ANCHOR_END: inference_mean
 
 // ANCHOR: inference_variance
-/// BN-INF-VAR (Algorithm 2): σ² = m/(m−1)·E_B[σ_B²], the Bessel-corrected average of the
+/// BN-INF-VAR (Algorithm 2): σ² = m/(m−1)·E_B\[σ_B²\], the Bessel-corrected average of the
 /// (biased) batch variances of batches of size m. `None` for m < 2, where the factor is
 /// undefined.
 pub fn inference_variance(batch_variances: &[f64], m: usize) -> Option<f64> {
@@ -189,7 +189,7 @@ pub fn feature(x: &[Vec<f64>], k: usize) -> Vec<f64> {
 }
 
 /// Algorithm 1 on a whole layer: feature k of every sample is normalised with feature k's
-/// batch statistics and its own (γ_k, β_k). Returns y[i][k].
+/// batch statistics and its own (γ_k, β_k). Returns y\[i\]\[k\].
 pub fn layer_train_forward(x: &[Vec<f64>], gamma: &[f64], beta: &[f64], eps: f64) -> Vec<Vec<f64>> {
     let mut y = vec![vec![0.0; gamma.len()]; x.len()];
     for k in 0..gamma.len() {

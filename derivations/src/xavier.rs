@@ -29,7 +29,7 @@ pub fn var_prod_zero_mean(var_x: f64, var_y: f64) -> f64 {
 }
 
 /// VAR-PROD in general, for independent x and y:
-/// Var(xy) = Var(x)·Var(y) + Var(x)·E[y]² + Var(y)·E[x]².
+/// Var(xy) = Var(x)·Var(y) + Var(x)·E\[y\]² + Var(y)·E\[x\]².
 pub fn var_prod(mean_x: f64, var_x: f64, mean_y: f64, var_y: f64) -> f64 {
     var_x * var_y + var_x * mean_y * mean_y + var_y * mean_x * mean_x
 }
@@ -49,10 +49,10 @@ pub fn var_shift_random(var_x: f64, var_b: f64) -> f64 {
 // ANCHOR_END: var_shift
 
 // ANCHOR: var_sum
-/// VAR-SUM (implied): Var(Σ_j W_{j,k}·O_j) = Σ_j Var(W_{j,k}·O_j) = Σ_j Var(W_{j,k})·E[O_j²]
+/// VAR-SUM (implied): Var(Σ_j W_{j,k}·O_j) = Σ_j Var(W_{j,k}·O_j) = Σ_j Var(W_{j,k})·E\[O_j²\]
 /// for independent zero-mean weights, independent of the O_j. The terms are uncorrelated,
-/// Cov(W_a·O_a, W_b·O_b) = E[W_a]·E[W_b]·E[O_a·O_b] = 0, *however the O_j are correlated*.
-/// (VAR-PROD with one zero-mean factor: Var(W·O) = Var(W)·E[O²].)
+/// Cov(W_a·O_a, W_b·O_b) = E\[W_a\]·E\[W_b\]·E\[O_a·O_b\] = 0, *however the O_j are correlated*.
+/// (VAR-PROD with one zero-mean factor: Var(W·O) = Var(W)·E\[O²\].)
 pub fn var_sum(var_w: &[f64], mean_sq_o: &[f64]) -> f64 {
     assert_eq!(var_w.len(), mean_sq_o.len(), "one weight per input");
     var_w.iter().zip(mean_sq_o).map(|(v, m)| v * m).sum()
@@ -238,7 +238,7 @@ pub fn chi(f: Activation, gain: f64, q: f64) -> f64 {
 // ANCHOR: he
 /// XAV-RELU corrected, EXT-HE: for symmetric zero-mean IN, E[ReLU(IN)²] = Var(IN)/2, and for
 /// leaky ReLU with slope a, E[f(IN)²] = (1 + a²)·Var(IN)/2. With second moments the forward
-/// recursion is E[IN_{i+1}²] = J_i·Var(W_i)·E[O_i²], so the moment is preserved iff
+/// recursion is E\[IN_{i+1}²\] = J_i·Var(W_i)·E\[O_i²\], so the moment is preserved iff
 /// Var(W_i) = 2/((1 + a²)·J_i) (He et al. 2015). Under Xavier's 1/J_i each ReLU layer
 /// halves it.
 pub fn he_variance(widths: &[usize], i: usize, slope: f64) -> f64 {
