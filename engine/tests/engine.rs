@@ -482,3 +482,19 @@ fn disagreements_name_each_kind_of_mismatch() {
         assert!(d.contains(says), "{to}: {d}");
     }
 }
+
+#[test]
+fn a_gradient_check_is_evidence_naming_the_worst_parameter() {
+    use proofs_engine::claims::gradcheck::check_gradient;
+    let f = |t: &[f64]| t[0] * t[1];
+    let mut ok = Findings::default();
+    ok.gradient("∇(xy)", &check_gradient(f, &[2.0, 3.0], &[3.0, 2.0]).unwrap());
+    assert!(ok.pass(), "{}", ok.headline());
+    let mut bad = Findings::default();
+    bad.gradient("∇(xy)", &check_gradient(f, &[2.0, 3.0], &[3.0, 2.5]).unwrap());
+    assert!(bad.evidence[0].rejects());
+    assert!(bad.headline().contains("worst parameter 1 of 2"), "{}", bad.headline());
+    let mut nan = Findings::default();
+    nan.gradient("∇(xy)", &check_gradient(f, &[2.0, 3.0], &[f64::NAN, f64::NAN]).unwrap());
+    assert!(!nan.pass() && !nan.evidence[0].rejects(), "NaN measures nothing");
+}

@@ -340,6 +340,27 @@ impl Findings {
         );
     }
 
+    /// Records a gradient check: the worst parameter's |g − ĝ| as a fraction of its band,
+    /// which must be at most 1, with the parameter and both values in the description.
+    pub fn gradient(&mut self, what: impl Into<String>, check: &super::gradcheck::GradientCheck) {
+        let what = format!("{} ({check})", what.into());
+        let finite = check.parameters - check.nonfinite;
+        self.push(
+            what,
+            Measure::Bound {
+                observed: if finite > 0 || check.nonfinite == 0 {
+                    check.ratio
+                } else {
+                    f64::NAN
+                },
+                bound: 1.0,
+                cases: check.parameters as u64,
+                nonfinite: check.nonfinite as u64,
+                why: super::gradcheck::WHY_SCALED.to_owned(),
+            },
+        );
+    }
+
     /// Records a hypothesis test at level `alpha`, with its power against the planted
     /// variant being checked (or [`Power::none`] on our code).
     pub fn test(
