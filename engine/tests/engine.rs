@@ -488,13 +488,123 @@ fn a_gradient_check_is_evidence_naming_the_worst_parameter() {
     use proofs_engine::claims::gradcheck::check_gradient;
     let f = |t: &[f64]| t[0] * t[1];
     let mut ok = Findings::default();
-    ok.gradient("∇(xy)", &check_gradient(f, &[2.0, 3.0], &[3.0, 2.0]).unwrap());
+    ok.gradient(
+        "∇(xy)",
+        &check_gradient(f, &[2.0, 3.0], &[3.0, 2.0]).unwrap(),
+    );
     assert!(ok.pass(), "{}", ok.headline());
     let mut bad = Findings::default();
-    bad.gradient("∇(xy)", &check_gradient(f, &[2.0, 3.0], &[3.0, 2.5]).unwrap());
+    bad.gradient(
+        "∇(xy)",
+        &check_gradient(f, &[2.0, 3.0], &[3.0, 2.5]).unwrap(),
+    );
     assert!(bad.evidence[0].rejects());
-    assert!(bad.headline().contains("worst parameter 1 of 2"), "{}", bad.headline());
+    assert!(
+        bad.headline().contains("worst parameter 1 of 2"),
+        "{}",
+        bad.headline()
+    );
     let mut nan = Findings::default();
-    nan.gradient("∇(xy)", &check_gradient(f, &[2.0, 3.0], &[f64::NAN, f64::NAN]).unwrap());
-    assert!(!nan.pass() && !nan.evidence[0].rejects(), "NaN measures nothing");
+    nan.gradient(
+        "∇(xy)",
+        &check_gradient(f, &[2.0, 3.0], &[f64::NAN, f64::NAN]).unwrap(),
+    );
+    assert!(
+        !nan.pass() && !nan.evidence[0].rejects(),
+        "NaN measures nothing"
+    );
+}
+
+#[test]
+fn items_that_measured_nothing_never_pass_nor_reject() {
+    // An empty tally, a bound over zero cases, a NaN bound, a test with a NaN p-value.
+    let mut f = Findings::default();
+    f.tally("nothing counted", Tally::default());
+    assert!(!f.pass() && !f.evidence[0].rejects() && !f.evidence[0].valid());
+    let mut f = Findings::default();
+    f.bound("no cases", 0.0, 1.0, 0, "toy");
+    assert!(!f.pass() && !f.evidence[0].valid());
+    let mut f = Findings::default();
+    f.bound("NaN bound", 0.5, f64::NAN, 3, "toy");
+    assert!(!f.pass() && !f.evidence[0].rejects() && !f.evidence[0].valid());
+    assert!(
+        f.evidence[0].summary().ends_with("[INVALID]"),
+        "{}",
+        f.headline()
+    );
+    for (stat, p) in [(f64::NAN, 0.0), (1.0, f64::NAN)] {
+        let mut f = Findings::default();
+        let outcome = TestOutcome {
+            test: "t",
+            statistic: stat,
+            n: 3,
+            p_value: p,
+        };
+        f.test("nan test", outcome, 1e-6, Power::none());
+        assert!(!f.pass() && !f.evidence[0].rejects(), "{stat} {p}");
+    }
+    // An experiment inequality with a NaN side.
+    let mut f = Findings::default();
+    f.experiment("gap", f64::NAN, 1.0, "toy");
+    assert!(!f.pass() && !f.evidence[0].rejects());
+    let mut f = Findings::default();
+    f.experiment("gap", 2.0, 1.0, "toy");
+    assert!(f.evidence[0].rejects());
+    assert!(
+        f.headline().contains("2.0000e0 < 1.0000e0 [FAIL]"),
+        "{}",
+        f.headline()
+    );
+    let mut f = Findings::default();
+    f.experiment("gap", 0.5, 1.0, "toy");
+    assert!(f.pass());
+    assert!(f.headline().ends_with("[ok]"), "{}", f.headline());
+}
+
+#[test]
+fn the_budget_picks_the_size() {
+    let ci = Ctx {
+        seed: 1,
+        budget: Budget::Ci,
+    };
+    let full = Ctx {
+        budget: Budget::Full,
+        ..ci
+    };
+    assert_eq!((ci.size(3, 7), full.size(3, 7)), (3, 7));
+    use proofs_engine::rand::RngCore;
+    assert_eq!(
+        ci.rng().next_u64(),
+        full.rng().next_u64(),
+        "the stream restarts"
+    );
+    assert_eq!(
+        Design {
+            inequality: "x",
+            ci: 5,
+            full: 9,
+            alpha: 1e-6,
+            planning_rate: 0.9
+        }
+        .replicates(Budget::Full),
+        9
+    );
+}
+
+#[test]
+fn words_round_trip() {
+    for o in Outcome::ALL {
+        assert_eq!(Outcome::from_word(o.word()), Some(o));
+    }
+    for v in PostVerdict::ALL {
+        assert_eq!(PostVerdict::from_word(v.word()), Some(v));
+    }
+    assert_eq!(Outcome::from_word("fine"), None);
+    assert_eq!(
+        Outcome::Inconclusive.as_decided(),
+        Some(Decided::Inconclusive)
+    );
+    assert_eq!(Outcome::Holds.as_decided(), None);
+    assert_eq!(Decided::NotSupported.word(), "not-supported");
+    assert_eq!(PlantedState::Invalid.word(), "invalid");
 }

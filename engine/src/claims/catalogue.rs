@@ -113,8 +113,7 @@ fn claim_cells(line: &str) -> Option<Vec<String>> {
     }
     cells.push(cell.trim().to_owned());
     let id = cells[0].strip_prefix('`')?.strip_suffix('`')?;
-    let is_id = !id.is_empty()
-        && id.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+    let is_id = id.chars().next().is_some_and(|c| c.is_ascii_uppercase())
         && id
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
@@ -128,12 +127,13 @@ mod tests {
     #[test]
     fn reads_rows_and_skips_prose() {
         let text = "# A\n\n| word | meaning |\n| --- | --- |\n| `holds` | fine |\n\
-                    | `BP-14` | eq (14) | a \\| b | typo | [C4](conventions.md#c4) | corrected-holds |\n";
+                    | `BP-14` | eq (14) | a \\| b $\\lvert x \\rvert$ | typo | [C4](conventions.md#c4) | corrected-holds |\n\
+                    | `Note` | x |\n| `` | y |\n| `A_B` | z |\n";
         let c = Catalogue::parse(text).unwrap();
         assert_eq!(c.entries.len(), 1);
         let e = &c.entries[0];
         assert_eq!(e.id, "BP-14");
-        assert_eq!(e.claim, "a | b");
+        assert_eq!(e.claim, "a | b $\\lvert x \\rvert$");
         assert_eq!(e.post_verdict, PostVerdict::Typo);
         assert_eq!(e.expected, Outcome::CorrectedHolds);
         assert_eq!(e.line, 6);
