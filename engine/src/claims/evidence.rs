@@ -73,8 +73,8 @@ pub enum Measure {
         detail: String,
     },
     /// An experiment's decision: how many independent replicates satisfied the inequality,
-    /// and what the one-sided sign tests at level `alpha` make of it. Valid when every
-    /// replicate ran; it does not pass or fail, it decides (see `decided`).
+    /// and what the one-sided sign tests at level `alpha` make of it. It is recorded only
+    /// when every replicate ran healthy; it does not pass or fail, it decides (`decided`).
     SignTest {
         inequality: String,
         wins: u64,
@@ -121,11 +121,8 @@ impl Evidence {
                 threshold,
                 ..
             } => observed.is_finite() && threshold.is_finite(),
-            Measure::SignTest {
-                replicates,
-                margins,
-                ..
-            } => *replicates > 0 && margins.iter().all(|m| m.is_finite()),
+            // Recorded only once every replicate ran healthy with a finite margin.
+            Measure::SignTest { .. } => true,
         }
     }
 
