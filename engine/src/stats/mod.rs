@@ -15,6 +15,16 @@
 //!   [`hoeffding_radius`]: the arithmetic that sets thresholds and sample sizes.
 //! - [`Moments`]: one-pass (Welford) mean, variance and third and fourth central moments,
 //!   mergeable across threads.
+//! - [`plan`]: the sample size that gives a stated power against a stated effect.
+//!
+//! # Independence
+//!
+//! Every test here assumes independent draws. The outputs of one layer on one sample are not
+//! independent (a normalisation's outputs have mean exactly 0; a dense layer's share the
+//! sample's input), so pooling them as if they were understates the standard error, and a
+//! planted bug can then slip through at the stated α. Take one statistic per independent
+//! unit instead: per sample (its own batch, weights or mask), or per replicate of a small
+//! experiment, and test those.
 //!
 //! # Conventions
 //!
@@ -33,6 +43,7 @@ mod chi_square;
 mod ks;
 mod moments;
 mod normal;
+pub mod plan;
 
 use std::fmt;
 

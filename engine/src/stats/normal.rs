@@ -48,7 +48,8 @@ pub fn z_test(estimate: f64, expected: f64, standard_error: f64, n: u64) -> Resu
 }
 
 /// The two-sided critical value z_{α/2} = Φ⁻¹(1 − α/2) = √2·erfc⁻¹(α): the |z| above which the
-/// two-sided z-test rejects at level α. 4.8916 for α = 1e-6 (the conventions appendix rounds it to 4.89), 1.96 for 0.05.
+/// two-sided z-test rejects at level α: 4.8916 for α = 1e-6 (the conventions appendix rounds
+/// it to 4.89), 1.96 for 0.05.
 ///
 /// α = 0 gives +∞, α = 1 gives 0; α outside [0, 1] or NaN gives NaN.
 pub fn z_critical(alpha: f64) -> f64 {
