@@ -557,8 +557,26 @@ fn items_that_measured_nothing_never_pass_nor_reject() {
     );
     let mut f = Findings::default();
     f.experiment("gap", 0.5, 1.0, "toy");
-    assert!(f.pass());
+    assert!(f.pass() && !f.evidence[0].rejects());
     assert!(f.headline().ends_with("[ok]"), "{}", f.headline());
+    let mut f = Findings::default();
+    f.experiment("gap", 1.0, 1.0, "toy");
+    assert!(f.evidence[0].rejects(), "the inequality is strict");
+    // Passing items of every kind do not reject.
+    let mut f = Findings::default();
+    f.bound("b", 1.0, 1.0, 1, "at the bound passes");
+    let mut t = Tally::default();
+    t.check(true, String::new);
+    f.tally("t", t);
+    let outcome = TestOutcome {
+        test: "t",
+        statistic: 1.0,
+        n: 3,
+        p_value: 1e-6,
+    };
+    f.test("p = α passes", outcome, 1e-6, Power::none());
+    assert!(f.pass());
+    assert!(f.evidence.iter().all(|e| e.valid() && !e.rejects()));
 }
 
 #[test]

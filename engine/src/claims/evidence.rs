@@ -156,7 +156,6 @@ impl Evidence {
             Measure::Bound {
                 observed, bound, ..
             } => observed.is_finite() && !bound.is_nan() && observed > bound,
-            Measure::Violations { violations, .. } => *violations > 0,
             _ => self.valid() && !self.passes(),
         }
     }
