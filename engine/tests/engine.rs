@@ -626,3 +626,33 @@ fn words_round_trip() {
     assert_eq!(Decided::NotSupported.word(), "not-supported");
     assert_eq!(PlantedState::Invalid.word(), "invalid");
 }
+
+#[test]
+fn headlines_summaries_and_identity_errors() {
+    let mut f = Findings::default();
+    f.bound("first passes", 0.5, 1.0, 1, "toy");
+    f.bound("second fails", 2.0, 1.0, 1, "toy");
+    assert!(f.headline().starts_with("second fails"), "{}", f.headline());
+    assert!(!f.evidence[0].summary().contains("non-finite"));
+    let mut e = MaxError::default();
+    e.record(f64::NAN, 1.0);
+    let mut f = Findings::default();
+    f.max_error("all NaN", &e, 1.0, "toy");
+    assert!(
+        f.headline().starts_with("all NaN: NaN ≤"),
+        "{}",
+        f.headline()
+    );
+    // Ties keep the first input where the largest error was seen.
+    let mut e = MaxError::default();
+    e.record(0.5, 1.0);
+    e.record(0.5, 2.0);
+    assert_eq!(e.at, 1.0);
+    use claims::identity_error;
+    assert_eq!(identity_error(1.0, 1.0), 0.0);
+    assert_eq!(identity_error(f64::INFINITY, f64::INFINITY), 0.0);
+    assert_eq!(identity_error(2.0, 1.0), 0.5);
+    assert_eq!(identity_error(-4.0, 2.0), 1.5);
+    assert_eq!(identity_error(0.5, 0.25), 0.25);
+    assert!(identity_error(f64::NAN, 1.0).is_nan());
+}

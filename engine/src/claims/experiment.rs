@@ -63,10 +63,11 @@ impl Design {
         }
     }
 
-    /// The least number of wins out of `n` that the sign test calls supported.
+    /// The least number of wins out of `n` that the sign test calls supported (`n + 1` when
+    /// even `n` wins out of `n` are not significant at α).
     pub fn wins_for_supported(&self, n: usize) -> u64 {
         let n = n as u64;
-        (0..=n + 1)
+        (0..=n)
             .find(|&k| binomial_tail(k, n, 0.5) <= self.alpha)
             .unwrap_or(n + 1)
     }
@@ -91,12 +92,8 @@ impl Design {
         let k = self.wins_for_supported(n);
         let n = n as u64;
         let supported = binomial_tail(k, n, rate);
-        // wins ≤ n − k, i.e. 1 − P(X ≥ n − k + 1); k > n means the test can never decide.
-        let not = if k > n {
-            0.0
-        } else {
-            1.0 - binomial_tail(n - k + 1, n, rate)
-        };
+        // Not supported: wins ≤ n − k, i.e. 1 − P(X ≥ n + 1 − k) (0 when k = n + 1).
+        let not = 1.0 - binomial_tail(n + 1 - k, n, rate);
         [supported, not, (1.0 - supported - not).max(0.0)]
     }
 
@@ -322,6 +319,33 @@ mod tests {
         // 64 replicates, k = 51: a 0.95 rate misses with probability 2.7e-6.
         let miss = d.error(Budget::Full, Decided::Supported);
         assert!((2.0e-6..3.5e-6).contains(&miss), "{miss}");
+    }
+
+    #[test]
+    fn decision_probabilities_are_binomial_tails() {
+        // 24 replicates at 1e-6: supported needs 24 wins, not supported 0 wins.
+        let d = design(24, 64);
+        let [s, n, i] = d.decision_probabilities(Budget::Ci, 0.3);
+        assert!((s - 0.3f64.powi(24)).abs() < 1e-20, "{s}");
+        assert!((n - 0.7f64.powi(24)).abs() < 1e-15, "{n}");
+        assert!((i - (1.0 - s - n)).abs() < 1e-15);
+        // 64 at 1e-6: k = 51, so not supported is wins ≤ 13.
+        let [_, n, _] = d.decision_probabilities(Budget::Full, 0.2);
+        let exact = 1.0 - binomial_tail(14, 64, 0.2);
+        assert!((n - exact).abs() < 1e-15 && n > 0.5, "{n}");
+        // Ten replicates can never decide.
+        assert_eq!(
+            design(10, 10).decision_probabilities(Budget::Ci, 0.9)[2],
+            1.0
+        );
+        assert_eq!(
+            d.error(Budget::Ci, Decided::Inconclusive),
+            1.0 - d.decision_probabilities(Budget::Ci, 0.95)[2]
+        );
+        assert_eq!(
+            d.error(Budget::Ci, Decided::NotSupported),
+            1.0 - d.decision_probabilities(Budget::Ci, 0.95)[1]
+        );
     }
 
     #[test]
