@@ -656,3 +656,89 @@ fn headlines_summaries_and_identity_errors() {
     assert_eq!(identity_error(0.5, 0.25), 0.25);
     assert!(identity_error(f64::NAN, 1.0).is_nan());
 }
+
+/// The replicate index of a replicate seed of EXP-TOY on base seed 0.
+fn replicate_of(seed: u64) -> usize {
+    let claim = claims::claim_seed("EXP-TOY", 0);
+    (0..64)
+        .find(|&r| claims::replicate_seed(claim, r) == seed)
+        .expect("a replicate seed of EXP-TOY")
+}
+
+fn trial_for(r: usize) -> Trial {
+    let mut health = Findings::default();
+    let mut t = Tally::default();
+    t.check(r != 2, || "diverged".into());
+    health.tally(format!("replicate {r} trained"), t);
+    if r == 0 {
+        health
+            .figures
+            .push(proofs_engine::report::figure::LinePlot {
+                file_stem: "toy".into(),
+                title: "toy".into(),
+                x_label: "x".into(),
+                y_label: "y".into(),
+                series: Vec::new(),
+            });
+    }
+    Trial::new(r as f64, health)
+}
+
+#[test]
+fn an_experiment_reports_its_margins_its_last_replicate_and_its_first_figure() {
+    // Margin r in replicate r: 23 of 24 are positive (0 is not a win), so supported needs
+    // all 24 at 1e-6 and this is inconclusive; with replicate 2 healthy.
+    let claim = experiment(&CONTROLS, |a, c| {
+        if a.is_some() {
+            return arm_trial(a, c, |_| 1.0);
+        }
+        let r = replicate_of(c.seed);
+        let mut t = trial_for(r);
+        t.health = if r == 2 {
+            trial_for(3).health
+        } else {
+            t.health
+        };
+        t
+    });
+    let v = verify(&claim);
+    assert_eq!(v.outcome, Outcome::Inconclusive);
+    let h = v.findings.evidence[0].summary();
+    assert!(h.contains("in 23/24 replicates"), "{h}");
+    assert!(
+        h.contains("margin min 0.000e0, median 1.200e1, max 2.300e1"),
+        "{h}"
+    );
+    assert!(
+        v.findings.evidence[1].what.contains("replicate 23 trained"),
+        "{:?}",
+        v.findings.evidence[1]
+    );
+    assert_eq!(v.findings.figures.len(), 1, "the first replicate's figure");
+}
+
+#[test]
+fn a_failing_replicate_is_named_with_its_seed() {
+    let claim = experiment(&CONTROLS, |a, c| match a {
+        Some(_) => arm_trial(a, c, |_| 1.0),
+        None => trial_for(replicate_of(c.seed)),
+    });
+    let v = verify(&claim);
+    assert_eq!(v.outcome, Outcome::Failed);
+    let seed = claims::replicate_seed(claims::claim_seed("EXP-TOY", 0), 2);
+    let first = v.findings.evidence[0].summary();
+    assert!(
+        first.contains(&format!(
+            "replicate 2 (seed {seed}) is healthy: 1/3 violations"
+        )),
+        "{first}"
+    );
+    let panics = experiment(&CONTROLS, |a, c| {
+        arm_trial(a.or(Some(Arm::Panics)), c, |_| 1.0)
+    });
+    assert!(
+        verify(&panics)
+            .failure_report()
+            .contains("trainer panicked")
+    );
+}

@@ -215,9 +215,6 @@ impl Experiment {
                 };
                 findings.evidence = trial.health.evidence;
                 findings.panicked = trial.health.panicked;
-                if findings.evidence.is_empty() && findings.panicked.is_none() {
-                    findings.panicked = Some(why.clone());
-                }
                 findings.evidence.insert(
                     0,
                     super::Evidence {
@@ -349,8 +346,13 @@ mod tests {
     }
 
     #[test]
-    fn replicate_seeds_differ() {
+    fn replicate_seeds_are_pinned() {
         assert_ne!(replicate_seed(1, 0), replicate_seed(1, 1));
         assert_ne!(replicate_seed(1, 0), replicate_seed(2, 0));
+        // SplitMix64 of the claim seed XOR (r + 1)·φ, computed independently in Python:
+        // pinned so a printed replicate seed reproduces the same replicate in any release.
+        let act_tanh = 14_404_910_318_885_442_983;
+        assert_eq!(replicate_seed(act_tanh, 0), 4_428_588_639_330_964_583);
+        assert_eq!(replicate_seed(act_tanh, 5), 1_373_436_575_964_687_463);
     }
 }
