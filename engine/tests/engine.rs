@@ -742,3 +742,95 @@ fn a_failing_replicate_is_named_with_its_seed() {
             .contains("trainer panicked")
     );
 }
+
+#[test]
+fn claim_seeds_are_pinned() {
+    // FNV-1a of the ID then SplitMix64, computed independently in Python.
+    assert_eq!(
+        claims::claim_seed("ACT-TANH", 0),
+        14_404_910_318_885_442_983
+    );
+    assert_ne!(
+        claims::claim_seed("ACT-TANH", 1),
+        claims::claim_seed("ACT-TANH", 0)
+    );
+    assert_ne!(
+        claims::claim_seed("ACT-RELU", 0),
+        claims::claim_seed("ACT-TANH", 0)
+    );
+}
+
+#[test]
+fn panics_of_every_payload_are_reported() {
+    let with = |run: fn(Option<()>, &Ctx) -> Findings| {
+        verify(&Claim::checked(
+            "P",
+            "toy",
+            "x",
+            "x",
+            PostVerdict::Correct,
+            &[((), Planted::bug("b"))],
+            run,
+        ))
+    };
+    let v = with(|_, _| panic!("a formatted {}", 1));
+    assert!(
+        v.failure_report()
+            .contains("the check panicked: a formatted 1"),
+        "{}",
+        v.failure_report()
+    );
+    let v = with(|_, _| std::panic::panic_any(7_u8));
+    assert!(
+        v.failure_report().contains("the check panicked: a panic"),
+        "{}",
+        v.failure_report()
+    );
+    assert_eq!(v.planted[0].state, PlantedState::Invalid);
+    assert_eq!(
+        v.planted[0].miss, 1.0,
+        "a bug not shown rejected counts as a miss"
+    );
+}
+
+#[test]
+fn failure_reports_name_the_controls_that_did_not_come_out() {
+    let controls = [(Arm::NotBroken, Control::broken("should diverge"))];
+    let v = verify(&experiment(&controls, |a, c| arm_trial(a, c, |_| 1.0)));
+    assert_eq!(v.outcome, Outcome::Failed);
+    let r = v.failure_report();
+    assert!(
+        r.contains("control should diverge did not come out Failed"),
+        "{r}"
+    );
+    assert!(r.contains("a control did not come out as designed"), "{r}");
+}
+
+#[test]
+fn selection_and_the_bound_in_words() {
+    let s = toy_suite(GOOD);
+    assert_eq!(s.select("toy").unwrap(), vec![0, 1, 2, 3]);
+    assert_eq!(s.select("exp-toy").unwrap(), vec![1]);
+    assert_eq!(s.all(), vec![0, 1, 2, 3]);
+    assert_eq!(s.name(), "toy");
+    assert_eq!(s.catalogue().entries.len(), 4);
+    let e = s.select("nothing").unwrap_err().to_string();
+    assert!(e.contains("unknown claim ID \"nothing\""), "{e}");
+    let v = s.run(&[3, 0], 0, Budget::Ci);
+    assert_eq!(
+        (v[0].id, v[1].id),
+        ("TOY-O", "TOY"),
+        "verdicts in the order picked"
+    );
+    let b = claims::FalseFailureBound {
+        alpha: 1e-6,
+        planted: 2e-7,
+        experiments: 0.0,
+        total: 1.2e-6,
+        unpowered: 2,
+    };
+    assert_eq!(
+        b.to_string(),
+        "false-failure bound 1.20e-6 = α 1.00e-6 + planted-bug misses 2.00e-7 + experiment decisions 0.00e0 (+ 2 rejections by a test that states no power)"
+    );
+}

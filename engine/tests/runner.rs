@@ -107,3 +107,102 @@ fn the_seed_meter_counts_unexpected_outcomes_per_claim() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_seed_comes_from_the_flag_or_the_environment() {
+    let out = out_dir("seed");
+    let args = ["--claim", "toy-holds", "--no-book", "--out"];
+    let (code, stdout, _) = run(contract_suite()
+        .args(args)
+        .arg(&out)
+        .env("DNN_PROOFS_SEED", " 7 "));
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("— budget Full — base seed 7"),
+        "IDs match case-insensitively: {stdout}"
+    );
+    let (_, stdout, _) = run(contract_suite()
+        .args(args)
+        .arg(&out)
+        .args(["--seed", "9"])
+        .env("DNN_PROOFS_SEED", "7"));
+    assert!(stdout.contains("base seed 9"), "the flag wins: {stdout}");
+    let (_, stdout, _) = run(contract_suite()
+        .args(args)
+        .arg(&out)
+        .args(["--budget", "ci"]));
+    assert!(stdout.contains("budget Ci — base seed 0"), "{stdout}");
+    let (code, _, err) = run(contract_suite()
+        .args(args)
+        .arg(&out)
+        .env("DNN_PROOFS_SEED", "-1"));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("DNN_PROOFS_SEED=\"-1\" is not an unsigned 64-bit integer"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn seed_ranges_are_parsed_strictly() {
+    for (range, says) in [
+        ("3", "is not a range A..B"),
+        ("a..4", "\"a\" in \"a..4\" is not an unsigned integer"),
+        ("1..x", "\"x\" in \"1..x\" is not an unsigned integer"),
+        ("4..2", "is empty"),
+    ] {
+        let (code, _, err) = run(contract_suite().args(["--seeds", range]));
+        assert_eq!(code, 2, "{range}");
+        assert!(err.contains(says), "{range}: {err}");
+    }
+    let (code, _, err) = run(contract_suite().args(["--seeds", "0..2", "--seed", "1"]));
+    assert_eq!(code, 2, "--seeds and --seed exclude each other: {err}");
+}
+
+#[test]
+fn list_and_book_files() {
+    let (code, stdout, _) = run(contract_suite().arg("--list"));
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4);
+    assert!(
+        lines[0].starts_with("TOY-HOLDS            toy         toy"),
+        "{stdout}"
+    );
+    // A whole derivation refreshes its book table; one claim of it does not.
+    let out = out_dir("book");
+    let book = out.join("book");
+    let (code, _, _) = run(contract_suite()
+        .args(["--claim", "TOY-HOLDS", "--out"])
+        .arg(&out)
+        .arg("--book-out")
+        .arg(&book));
+    assert_eq!(code, 0);
+    assert!(
+        !book.exists(),
+        "one claim does not rewrite the derivation's table"
+    );
+    let (code, _, _) = run(contract_suite()
+        .args(["--claim", "toy", "--out"])
+        .arg(&out)
+        .arg("--book-out")
+        .arg(&book));
+    assert_eq!(code, 1, "the toy derivation holds failing claims");
+    let md = std::fs::read_to_string(book.join("toy.md")).expect("toy.md");
+    assert!(
+        md.starts_with(
+            "<!-- Written by `cargo run --release` (Full budget, base seed 0). Do not edit. -->"
+        ),
+        "{md}"
+    );
+    assert!(md.contains("[`TOY-FAILS`](#toy-fails)"), "{md}");
+    let (_, stdout, _) = run(contract_suite()
+        .args(["--claim", "toy", "--no-book", "--out"])
+        .arg(&out));
+    assert!(
+        stdout.contains("4 claims: 1 as the catalogue expects, 3 not."),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
