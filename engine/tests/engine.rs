@@ -78,6 +78,13 @@ fn a_claim_holds_when_ours_passes_and_every_bug_is_rejected() {
     assert_eq!(v.rejected_fraction(), "1/1");
     assert_eq!(v.planted[0].state, PlantedState::Rejected);
     assert_eq!(v.planted[0].miss, 0.0, "an exact rejection cannot miss");
+    assert!(
+        v.planted[0]
+            .evidence
+            .ends_with("2.000e0 ≤ 1.0e0 (1 cases) [rejected]"),
+        "a rejection reads as the success it is: {}",
+        v.planted[0].evidence
+    );
 
     let v = verify(&toy(
         Toy::Value(0.0),

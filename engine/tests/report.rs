@@ -164,6 +164,18 @@ fn table_markdown_and_files_say_what_happened() {
         "{all}"
     );
 
+    let errata = report::errata(&records, s.catalogue());
+    assert!(errata.starts_with("1 places where"), "{errata}");
+    assert!(
+        errata.contains("| [`T-POST`](alpha.md#t-post) | a | typo | b | **corrected-holds** | the post's index: x \\| y ≤ 1: 3.000e0 ≤ 1.0e0 (3 cases) [rejected] |"),
+        "{errata}"
+    );
+    assert!(!errata.contains("T-HOLDS"), "{errata}");
+    assert!(
+        errata.contains("| [`T-EXP`](beta.md#t-exp) | a | **supported** | decided over 20"),
+        "{errata}"
+    );
+
     let dir = std::env::temp_dir().join(format!("proofs-engine-report-{}", std::process::id()));
     let rep = report::Report {
         tool: s.name().to_owned(),

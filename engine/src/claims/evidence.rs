@@ -160,17 +160,32 @@ impl Evidence {
         }
     }
 
-    /// One line for the table: the measure, its limit and how it came out.
+    /// One line for the table: the measure, its limit and how it came out on our code
+    /// (`ok`, `FAIL`, `INVALID`).
     pub fn summary(&self) -> String {
-        let m = self.measure_text();
-        if let Measure::SignTest { .. } = self.measure {
-            return format!("{}: {m}", self.what);
-        }
         let verdict = match (self.passes(), self.rejects()) {
             (true, _) => "ok",
             (false, true) => "FAIL",
             (false, false) => "INVALID",
         };
+        self.summary_as(verdict)
+    }
+
+    /// One line as a planted bug's evidence: the same measure, marked `rejected` when it
+    /// told the bug apart (that is a success of the check, not a failure).
+    pub fn rejection_summary(&self) -> String {
+        self.summary_as(if self.rejects() {
+            "rejected"
+        } else {
+            "not rejected"
+        })
+    }
+
+    fn summary_as(&self, verdict: &str) -> String {
+        let m = self.measure_text();
+        if let Measure::SignTest { .. } = self.measure {
+            return format!("{}: {m}", self.what);
+        }
         format!("{}: {m} [{verdict}]", self.what)
     }
 
@@ -264,14 +279,22 @@ impl Findings {
         if self.evidence.is_empty() {
             return Judgement::Broken("no evidence collected".into());
         }
-        let counts = |e: &&Evidence| by.is_none_or(|b| e.what.contains(b));
-        if let Some(e) = self.evidence.iter().filter(counts).find(|e| e.rejects()) {
+        if let Some(e) = self.rejection(by) {
             return Judgement::Rejected(e.summary());
         }
         if let Some(e) = self.evidence.iter().find(|e| !e.passes()) {
             return Judgement::Broken(e.summary());
         }
         Judgement::Pass
+    }
+
+    /// The first item that fails on a measured value (with `by`, among the items whose
+    /// description contains it).
+    pub fn rejection(&self, by: Option<&str>) -> Option<&Evidence> {
+        self.evidence
+            .iter()
+            .filter(|e| by.is_none_or(|b| e.what.contains(b)))
+            .find(|e| e.rejects())
     }
 
     /// The first failing item, or the first item when all pass: the one-line summary.

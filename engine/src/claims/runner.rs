@@ -169,8 +169,13 @@ fn execute(suite: &Suite, args: &Args) -> Result<bool, Box<dyn std::error::Error
         .as_deref()
         .is_none_or(|c| claims.iter().all(|x| x.derivation == c));
     if whole && !args.no_book {
-        write_book_files(&args.book_out, &report, &figures)
-            .map_err(at(&args.book_out, "write the book's tables into"))?;
+        write_book_files(
+            &args.book_out,
+            &report,
+            &figures,
+            (args.claim.is_none()).then(|| suite.catalogue()),
+        )
+        .map_err(at(&args.book_out, "write the book's tables into"))?;
     }
 
     let failures: Vec<&Verdict> = verdicts.iter().filter(|v| !v.ok()).collect();
@@ -240,8 +245,19 @@ fn write_book_files(
     dir: &std::path::Path,
     report: &report::Report,
     figures: &[PathBuf],
+    whole_suite: Option<&claims::Catalogue>,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    // The errata span every derivation: written only when the whole suite ran.
+    if let Some(catalogue) = whole_suite {
+        let md = format!(
+            "<!-- Written by `cargo run --release` ({:?} budget, base seed {}). Do not edit. -->\n\n{}",
+            report.budget,
+            report.base_seed,
+            report::errata(&report.claims, catalogue)
+        );
+        std::fs::write(dir.join("errata.md"), md)?;
+    }
     let mut derivations: Vec<&str> = report.claims.iter().map(|c| c.derivation).collect();
     derivations.dedup();
     for d in derivations {

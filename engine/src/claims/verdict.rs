@@ -335,7 +335,11 @@ impl Claim {
                     .map(|(i, p)| {
                         let f = run_check(run, Some(i), &ctx);
                         let (state, evidence) = match f.judge(p.by) {
-                            Judgement::Rejected(s) => (PlantedState::Rejected, s),
+                            Judgement::Rejected(s) => (
+                                PlantedState::Rejected,
+                                f.rejection(p.by)
+                                    .map_or(s, super::Evidence::rejection_summary),
+                            ),
                             Judgement::Pass => (PlantedState::Survived, f.headline()),
                             Judgement::Broken(s) => (PlantedState::Invalid, s),
                         };

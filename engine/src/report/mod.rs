@@ -225,6 +225,73 @@ pub fn markdown(records: &[ClaimRecord], derivation: Option<&str>) -> String {
     s
 }
 
+/// The errata: every claim the catalogue expects `corrected-holds` (the post's own version is
+/// planted and must be rejected), with the catalogue's line on what the post prints and what
+/// it should say (typeset math and all), how the run came out and the evidence that rejected
+/// the post's version; then every experiment and what it decided. Links go to
+/// `<derivation>.md#<id>`, where each claim's chapter keeps its evidence.
+pub fn errata(records: &[ClaimRecord], catalogue: &crate::claims::Catalogue) -> String {
+    let link =
+        |r: &ClaimRecord| format!("[`{}`]({}.md#{})", r.id, r.derivation, r.id.to_lowercase());
+    let mut s = String::from(
+        "| claim | where | the post | what the post prints, and the correction | result | what rejected the post's version |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    let mut rows = 0;
+    for r in records {
+        let Some(entry) = catalogue.entry(r.id) else {
+            continue;
+        };
+        if entry.expected != crate::claims::Outcome::CorrectedHolds {
+            continue;
+        }
+        let decided = r
+            .planted
+            .iter()
+            .filter(|p| p.post)
+            .map(|p| format!("{}: {}", escape(p.name), escape(&p.evidence)))
+            .collect::<Vec<_>>()
+            .join("; ");
+        rows += 1;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | **{}** | {} |",
+            link(r),
+            escape(&entry.location),
+            r.post_verdict,
+            escape(&entry.claim),
+            r.result,
+            decided
+        );
+    }
+    let mut out = format!(
+        "{rows} places where the post is misprinted, wrong, or wrong when read to the letter.\n\n{s}"
+    );
+    out += "\n### What the experiments say about the informal claims\n\n| experiment | claim it decides | result | decision |\n| --- | --- | --- | --- |\n";
+    for r in records {
+        let Some(entry) = catalogue.entry(r.id) else {
+            continue;
+        };
+        if entry.post_verdict != crate::claims::PostVerdict::Experiment {
+            continue;
+        }
+        let decision = r
+            .evidence
+            .items
+            .iter()
+            .find(|e| matches!(e.measure, crate::claims::Measure::SignTest { .. }))
+            .map_or_else(|| r.evidence.summary.clone(), Evidence::summary);
+        let _ = writeln!(
+            out,
+            "| {} | {} | **{}** | {} |",
+            link(r),
+            escape(&entry.location),
+            r.result,
+            escape(&decision)
+        );
+    }
+    out
+}
+
 /// Writes `report.json` and `report.md` into `dir`.
 pub fn write(dir: &Path, report: &Report) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
