@@ -841,3 +841,80 @@ fn selection_and_the_bound_in_words() {
         "false-failure bound 1.20e-6 = α 1.00e-6 + planted-bug misses 2.00e-7 + experiment decisions 0.00e0 (+ 2 rejections by a test that states no power)"
     );
 }
+
+#[test]
+fn disagreements_about_post_variants_and_controls() {
+    let post = toy(
+        Toy::Value(0.0),
+        &[(Toy::Value(2.0), Planted::post("the post"))],
+    );
+    let s = Suite::new("t", vec![post], "| `TOY` | a | b | correct | — | holds |\n").unwrap();
+    let d = s.disagreements().join("\n");
+    assert!(
+        d.contains("a planted variant is marked as the post's own version"),
+        "{d}"
+    );
+    let post = toy(
+        Toy::Value(0.0),
+        &[(Toy::Value(2.0), Planted::post("the post"))],
+    );
+    let s = Suite::new(
+        "t",
+        vec![post],
+        "| `TOY` | a | b | correct | — | corrected-holds |\n",
+    )
+    .unwrap();
+    assert!(s.disagreements().is_empty(), "{:?}", s.disagreements());
+
+    let line = |expected: &str| format!("| `EXP-TOY` | a | b | experiment | — | {expected} |\n");
+    let only_positive = [(Arm::Positive, Control::positive("p"))];
+    let only_broken = [(Arm::Diverges, Control::broken("b"))];
+    let exp = |c: &[(Arm, Control)]| experiment(c, |a, c| arm_trial(a, c, |_| 1.0));
+    let s = Suite::new("t", vec![exp(&only_positive)], &line("supported")).unwrap();
+    assert!(s.disagreements().join("").contains("no broken control"));
+    let s = Suite::new("t", vec![exp(&only_broken)], &line("supported")).unwrap();
+    assert!(s.disagreements().is_empty());
+    for expected in ["inconclusive", "not-supported"] {
+        let s = Suite::new("t", vec![exp(&only_broken)], &line(expected)).unwrap();
+        assert!(
+            s.disagreements()
+                .join("")
+                .contains("needs a positive control"),
+            "{expected}"
+        );
+        let s = Suite::new("t", vec![exp(&CONTROLS)], &line(expected)).unwrap();
+        assert!(s.disagreements().is_empty(), "{expected}");
+    }
+    // A follower of an unregistered or non-experiment claim.
+    let f = Claim::follows("F", "t", "x", "y", PostVerdict::Informal, "NOPE");
+    let s = Suite::new("t", vec![f], "| `F` | a | b | informal | — | supported |\n").unwrap();
+    assert!(
+        s.disagreements()
+            .join("")
+            .contains("which is not registered")
+    );
+    let f = Claim::follows("F", "t", "x", "y", PostVerdict::Informal, "TOY");
+    let t = toy(Toy::Value(0.0), &[(Toy::Value(2.0), Planted::bug("b"))]);
+    let s = Suite::new(
+        "t",
+        vec![t, f],
+        "| `TOY` | a | b | correct | — | holds |\n| `F` | a | b | informal | — | holds |\n",
+    )
+    .unwrap();
+    assert!(
+        s.disagreements()
+            .join("")
+            .contains("which is not an experiment")
+    );
+    // A refutation expects refuted, nothing else.
+    let r = refuting(|_, _| findings(Toy::Value(0.0)));
+    let s = Suite::new("t", vec![r], "| `TOY-R` | a | b | wrong | — | refuted |\n").unwrap();
+    assert!(s.disagreements().is_empty());
+    let r = refuting(|_, _| findings(Toy::Value(0.0)));
+    let s = Suite::new("t", vec![r], "| `TOY-R` | a | b | wrong | — | holds |\n").unwrap();
+    assert!(
+        s.disagreements()
+            .join("")
+            .contains("its decision is a refutation")
+    );
+}
