@@ -40,7 +40,8 @@ impl Power {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Measure {
-    /// A measured quantity that must not exceed a bound (largest error vs tolerance).
+    /// A measured quantity that must not exceed a bound (largest error vs tolerance). Valid
+    /// when some case measured a finite value.
     Bound {
         /// The largest finite value seen (NaN when nothing finite was measured).
         observed: f64,
@@ -111,7 +112,7 @@ impl Evidence {
                 cases,
                 nonfinite,
                 ..
-            } => !bound.is_nan() && *cases > 0 && (observed.is_finite() || *nonfinite == *cases),
+            } => !bound.is_nan() && *cases > 0 && observed.is_finite(),
             Measure::Violations { cases, .. } => *cases > 0,
             Measure::Test { outcome, alpha, .. } => {
                 outcome.p_value.is_finite() && outcome.statistic.is_finite() && !alpha.is_nan()

@@ -67,17 +67,20 @@ pub const WHY: &str = "central differences in f64, h = 1e-6·max(1,|x|): truncat
 pub struct GradientCheck {
     /// How many parameters were checked.
     pub parameters: usize,
-    /// The parameter with the largest band ratio (the first non-finite one if any).
+    /// The parameter with the largest finite band ratio.
     pub worst: usize,
     /// The analytic and the finite-difference derivative there.
     pub analytic: f64,
     pub numeric: f64,
-    /// |analytic − numeric| / band there: at most 1 is accepted.
+    /// |analytic − numeric| / band there: at most 1 is accepted (NaN when no parameter gave
+    /// a finite ratio).
     pub ratio: f64,
     /// The band there.
     pub band: f64,
     /// Parameters whose analytic or numeric derivative is NaN or infinite.
     pub nonfinite: usize,
+    /// The first of them.
+    pub first_nonfinite: Option<usize>,
 }
 
 impl GradientCheck {
@@ -92,18 +95,18 @@ impl GradientCheck {
             worst: 0,
             analytic: f64::NAN,
             numeric: f64::NAN,
-            ratio: 0.0,
+            ratio: f64::NAN,
             band: f64::NAN,
             nonfinite: 0,
+            first_nonfinite: None,
         };
         for (i, (g, fd)) in pairs.enumerate() {
             c.parameters += 1;
             let r = band_ratio_at(g, fd, value);
-            let first_bad = !r.is_finite() && c.nonfinite == 0;
             if !r.is_finite() {
                 c.nonfinite += 1;
-            }
-            if first_bad || (c.nonfinite == 0 && (r > c.ratio || i == 0)) {
+                c.first_nonfinite.get_or_insert(i);
+            } else if c.ratio.is_nan() || r > c.ratio {
                 (c.worst, c.analytic, c.numeric, c.ratio) = (i, g, fd, r);
                 c.band = band(g, fd, value);
             }
@@ -119,8 +122,12 @@ impl std::fmt::Display for GradientCheck {
             "worst parameter {} of {}: analytic {:.9e}, finite difference {:.9e}, |difference| = {:.2} × band {:.2e}",
             self.worst, self.parameters, self.analytic, self.numeric, self.ratio, self.band
         )?;
-        if self.nonfinite > 0 {
-            write!(f, "; {} non-finite", self.nonfinite)?;
+        if let Some(i) = self.first_nonfinite {
+            write!(
+                f,
+                "; {} non-finite, the first at parameter {i}",
+                self.nonfinite
+            )?;
         }
         Ok(())
     }
@@ -237,8 +244,13 @@ mod tests {
         let nan = [f64::NAN, -1.0, 2.0];
         let c = check_gradient(f, &theta, &nan).unwrap();
         assert!(!c.passes());
-        assert_eq!((c.worst, c.nonfinite), (0, 1));
-        assert!(c.to_string().contains("1 non-finite"));
+        assert_eq!((c.worst, c.nonfinite, c.first_nonfinite), (2, 1, Some(0)));
+        assert!(
+            c.to_string()
+                .contains("1 non-finite, the first at parameter 0"),
+            "{c}"
+        );
+        assert!(c.ratio < 1.0, "the finite parameters are right");
     }
 
     #[test]
