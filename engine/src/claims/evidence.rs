@@ -110,7 +110,6 @@ impl Evidence {
                 observed,
                 bound,
                 cases,
-                nonfinite,
                 ..
             } => !bound.is_nan() && *cases > 0 && observed.is_finite(),
             Measure::Violations { cases, .. } => *cases > 0,
