@@ -27,6 +27,18 @@ mod sample;
 mod training;
 
 use crate::claims::Claim;
+use crate::stats::{ALPHA, normal_cdf, z_critical};
+
+/// The power of a two-sided level-α z-test (α = 1e-6) whose statistic, in the null's units, is
+/// N(0, se_null²) under the null and N(shift, se_alt²) under a planted variant:
+/// P(|X| > z_{α/2}·se_null) = Φ((shift − z·se_null)/se_alt) + Φ((−shift − z·se_null)/se_alt).
+/// With se_alt = se_null this is `stats::z_power(shift/se_null, α)`; a variant that also
+/// changes the statistic's spread (a noisier estimator) needs its own se_alt.
+pub(super) fn power_against(shift: f64, se_null: f64, se_alt: f64) -> f64 {
+    let z = z_critical(ALPHA);
+    let d = shift.abs();
+    normal_cdf((d - z * se_null) / se_alt) + normal_cdf((-d - z * se_null) / se_alt)
+}
 
 /// The derivation (room) every claim here belongs to.
 const ROOM: &str = "batch_norm";
