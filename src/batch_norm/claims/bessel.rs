@@ -116,7 +116,7 @@ fn kernel_running_variance(f: &mut Findings, bug: Option<VarBug>, ctx: &Ctx) {
         }
         let ours = running_variance(bug, &stats);
         let bessel = m as f64 / (m as f64 - 1.0);
-        for k in 0..features {
+        for (k, &our) in ours.iter().enumerate() {
             let per_batch: Vec<(f64, f64)> = batches
                 .iter()
                 .map(|x| {
@@ -132,7 +132,7 @@ fn kernel_running_variance(f: &mut Findings, bug: Option<VarBug>, ctx: &Ctx) {
             let mean_vb = per_batch.iter().map(|p| p.1).sum::<f64>() / t as f64;
             let bound = 2.0 * bessel * (mean_vb + (t as f64 + 3.0) * accuracy::EPS64 * mean_var);
             e.record(
-                (ours[k] - reference).abs() / bound.max(f64::MIN_POSITIVE),
+                (our - reference).abs() / bound.max(f64::MIN_POSITIVE),
                 m as f64,
             );
         }

@@ -543,7 +543,13 @@ pub(super) fn bn_ctx() -> Claim {
                     ),
                     o,
                     ALPHA,
-                    Power::none(),
+                    match bug {
+                        Some(_) => Power::new(
+                            ALPHA,
+                            "this variant changes the initialiser, not ReLU: no shift, power α",
+                        ),
+                        None => Power::none(),
+                    },
                 ),
                 Err(err) => f.bound(
                     format!("z-test refused: {err}"),

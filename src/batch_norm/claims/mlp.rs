@@ -29,7 +29,7 @@ use rand::Rng;
 
 use crate::activation::Activation;
 use crate::batch_norm::{BatchNorm, BatchStats, accuracy};
-use crate::claims::gradcheck::{self, band_ratio_at, central_difference};
+use crate::claims::gradcheck::{band_ratio_at, central_difference};
 use crate::claims::{Findings, MaxError};
 use derivations::batch_norm as spec;
 
@@ -468,7 +468,7 @@ pub(super) fn check_gradients(f: &mut Findings, rng: &mut impl Rng, norm: Norm) 
         ),
         &e,
         1.0,
-        gradcheck::WHY_SCALED,
+        super::FD_WHY_SCALED,
     );
 }
 // ANCHOR_END: check_gradients
