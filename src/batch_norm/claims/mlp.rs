@@ -20,9 +20,10 @@
 //! and bias by −(η/J)·∂L/∂θ, J the readout's fan-in. The readout is the one layer BN does not
 //! normalise: its Hessian (2/M)·H·Hᵀ has its largest eigenvalue near 2·J·E[h²] with or without
 //! BN, so at a common step it caps the stable step of both networks at the same grid point
-//! and hides whatever the hidden layers do. Dividing its step by its fan-in is the readout
-//! rule of μP (Yang & Hu, 2021) and of LeCun et al.'s per-layer steps; it is applied to both
-//! networks alike, so a difference in the largest stable step is the hidden layers'.
+//! and hides whatever the hidden layers do. Dividing its step by its fan-in divides that
+//! curvature by J, to about 2·E[h²], the size of one input's; the rule is fixed in advance,
+//! not tuned, and applied to both networks alike, so a difference in the largest stable step
+//! comes from the hidden layers.
 
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
