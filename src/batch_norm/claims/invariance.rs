@@ -265,9 +265,11 @@ pub(super) fn bn_role_init() -> Claim {
 /// it: two units with identical incoming weights see identical rows z; they stay identical
 /// through BN's forward and backward (so an SGD step, ΔW = −η·U·∂zᵀ, moves them alike), unless
 /// the kernel mixes features (statistics or ∂γ, ∂β over the wrong axis, a row offset in the
-/// tail loop). Rows 0 and 16 of F = 17 are compared: one in the SIMD body, one in the tail.
-/// And a constant feature (all-zero weights, or any constant input) has σ_B² = 0 exactly and
-/// output β, which the one-pass variance E[x²] − μ² misses at m = 7 (its mean rounds).
+/// tail loop). Rows 0 and 16 of F = 17 are compared: one in the SIMD body, one in the tail
+/// (a tail loop that reads the previous row's shift fails it by 1e8 times the bound: tried by
+/// hand). And a constant feature (all-zero weights, or any constant input) has σ_B² = 0
+/// exactly (the shifted sums are 0) and output β (an ε left out of the kernel's scale makes
+/// it 0·∞ = NaN, which fails the check: tried by hand).
 fn symmetric_and_zero(f: &mut Findings, ctx: &Ctx) {
     let mut rng = ctx.rng();
     let (features, m, eps) = (17, 8, 1e-3f32);
