@@ -266,7 +266,8 @@ fn inference_matches(case: Case) -> TestResult {
 }
 
 /// The specification's backward pass against central differences of its forward pass in f64
-/// (CLAIMS.md §4), with the loss ℓ = Σ g·y scaled to unit size (§4's floor assumes |ℓ| ≈ 1).
+/// (conventions appendix, Gradient checks), with the loss ℓ = Σ g·y scaled to unit size (the
+/// band's absolute floor assumes |ℓ| ≈ 1).
 fn specification_gradient_matches(case: Case) -> TestResult {
     let k = 0;
     let Some(col) = case.column(k) else {

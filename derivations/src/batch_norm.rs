@@ -1,7 +1,7 @@
 //! Batch normalisation (§Batch Normalization of the post; Ioffe & Szegedy 2015, Algorithms 1
 //! and 2), transcribed literally in `f64`.
 //!
-//! Notation (CLAIMS.md C8): a batch holds m samples; statistics are per feature k. The
+//! Notation (the conventions appendix, C8): a batch holds m samples; statistics are per feature k. The
 //! per-feature functions take the m values x_1..x_m of *one* feature; the layer functions take
 //! a batch as `x[i][k]` (sample i, feature k), as the post indexes x^{(k)}.
 //!

@@ -1,5 +1,5 @@
 //! How far the f32 kernels may be from the f64 specification, derived from the operation
-//! count (DESIGN.md, numerical method). The claims and `tests/batch_norm.rs` compare the
+//! count (conventions appendix, Tolerances: f32 kernels against f64 references). The claims and `tests/batch_norm.rs` compare the
 //! kernels with `derivations::batch_norm` run on the same f32 inputs (converted exactly to
 //! f64) against these bounds; none is tuned.
 //!

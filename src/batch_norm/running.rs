@@ -11,7 +11,7 @@
 //!
 //! **Momentum convention.** `momentum` is the weight of the *new* batch, as in PyTorch's
 //! `BatchNorm1d(momentum=0.1)`, whose documentation writes the update as
-//! x̂_new = (1 − momentum)·x̂ + momentum·x_t. The catalogue's ρ (CLAIMS.md EXT-BN-EMA,
+//! x̂_new = (1 − momentum)·x̂ + momentum·x_t. The catalogue's ρ (catalogue appendix, EXT-BN-EMA,
 //! r ← ρ·r + (1 − ρ)·s) is 1 − momentum; Keras's `momentum=0.99` and MindSpore's `0.9` are ρ.
 //! As in PyTorch, the exponential average starts from μ = 0 and σ² = 1.
 //!

@@ -5,9 +5,9 @@ use rand::Rng;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use super::ROOM;
-use super::sample::{batch, exponential, to_matrix};
+use super::sample::{batch, exponential, f32_values, to_matrix};
 use crate::batch_norm::{BatchNorm, accuracy};
-use crate::claims::gradcheck::{self, band_ratio, central_difference};
+use crate::claims::gradcheck::{band_ratio, central_difference};
 use crate::claims::{
     Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
 };
@@ -66,7 +66,8 @@ pub(super) fn bn_gauss() -> Claim {
             // Moments of an affine image are the same up to rounding: Welford's one-pass sums
             // over n ≤ 1e5 values are good to ~n·ε ≈ 2e-11 relative, well inside 1e-10.
             let why = "an affine map leaves standardised moments unchanged; Welford sums over \
-                       n ≤ 1e5 values in f64 are good to ~n·ε ≈ 2e-11 relative (CLAIMS.md: 1e-10)";
+                       n ≤ 1e5 values in f64 are good to ~n·ε ≈ 2e-11 relative (conventions \
+                       appendix, Tolerances: 1e-10 for a long sum)";
             f.bound(
                 format!(
                     "skewness of x̂ = skewness of x ({:.4}, Exp(1): 2)",
@@ -211,21 +212,53 @@ pub(super) fn bn_affine() -> Claim {
         |bug, ctx| {
             let mut rng = ctx.rng();
             let (features, m) = (5, 8);
-            let mut shapes = Tally::default();
-            let (mut eg, mut eb) = (MaxError::default(), MaxError::default());
+            let (mut eg, mut eb, mut ek) = (
+                MaxError::default(),
+                MaxError::default(),
+                MaxError::default(),
+            );
             for _ in 0..ctx.size(50, 1_000) {
                 let x = batch(&mut rng, m, features);
                 let c: Vec<Vec<f64>> = (0..m)
                     .map(|_| (0..features).map(|_| rng.random_range(-1.0..1.0)).collect())
                     .collect();
                 let n_gamma = gamma_len(bug, features, m);
-                shapes.check(n_gamma == features, || {
-                    format!("γ has {n_gamma} entries for F = {features}, m = {m}")
-                });
-                let gamma: Vec<f64> = (0..n_gamma.max(features))
-                    .map(|_| rng.random_range(0.5..2.0))
-                    .collect();
-                let beta: Vec<f64> = (0..features).map(|_| rng.random_range(-1.0..1.0)).collect();
+                let gamma =
+                    f32_values((0..n_gamma.max(features)).map(|_| rng.random_range(0.5..2.0)));
+                let beta = f32_values((0..features).map(|_| rng.random_range(-1.0..1.0)));
+                // Our kernel with one (γ_k, β_k) per feature against the code under test.
+                let y_ours = affine_forward(bug, &x, &gamma, &beta);
+                let bn = BatchNorm::with_affine(
+                    gamma[..features].iter().map(|&v| v as f32).collect(),
+                    beta.iter().map(|&v| v as f32).collect(),
+                    EPS as f32,
+                )
+                .expect("valid layer");
+                let xm = to_matrix(&x);
+                let mut y32 = xm.clone();
+                if bn.forward_train(&xm, &mut y32).is_err() {
+                    ek.record(f64::NAN, 0.0);
+                }
+                let eps32 = f64::from(EPS as f32);
+                for k in 0..features {
+                    let xk = spec::feature(&x, k);
+                    let (mu, var) = (spec::batch_mean(&xk), spec::batch_variance(&xk));
+                    let scale = gamma[k] / (var + eps32).sqrt();
+                    for i in 0..m {
+                        let exact = spec::train_forward(&xk, gamma[k], beta[k], eps32)[i];
+                        let bound = accuracy::affine_bound(
+                            xk[i],
+                            scale,
+                            beta[k] - scale * mu,
+                            beta[k],
+                            exact,
+                        );
+                        ek.record(
+                            (f64::from(y32[(k, i)]) - y_ours[i][k]).abs() / bound,
+                            k as f64,
+                        );
+                    }
+                }
                 // ℓ = Σ_ik c_ik·y_ik, so g = c.
                 let loss = |gamma: &[f64], beta: &[f64]| -> f64 {
                     let y = affine_forward(bug, &x, gamma, beta);
@@ -234,7 +267,7 @@ pub(super) fn bn_affine() -> Claim {
                         .flat_map(|(yr, cr)| yr.iter().zip(cr).map(|(a, b)| a * b))
                         .sum()
                 };
-                // §4's floor 1e-9 is the rounding noise of a loss of unit size; this loss's
+                // The gradient-check band's floor 1e-9 is the rounding noise of a loss of unit size; this loss's
                 // 40 terms add up to `size`, so the rule is applied to the loss divided by it.
                 let y = affine_forward(bug, &x, &gamma, &beta);
                 let size = y
@@ -266,18 +299,25 @@ pub(super) fn bn_affine() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.tally("γ and β have one entry per feature (F = 5 ≠ m = 8)", shapes);
+            f.max_error(
+                "y_ik = γ_k·x̂_ik + β_k: our f32 kernel (one γ_k, β_k per feature, shared by the \
+                 batch) against the code under test, F = 5 ≠ m = 8",
+                &ek,
+                1.0,
+                "|y₃₂ − y| / accuracy::affine_bound (the kernel's derived bound, ε = 1e-5 as f32); \
+                 at most 1 is accepted",
+            );
             f.max_error(
                 "∂ℓ/∂γ_k = Σ_i g_ik·x̂_ik against finite differences (loss scaled to unit size)",
                 &eg,
                 1.0,
-                gradcheck::WHY,
+                super::FD_WHY,
             );
             f.max_error(
                 "∂ℓ/∂β_k = Σ_i g_ik against finite differences (loss scaled to unit size)",
                 &eb,
                 1.0,
-                gradcheck::WHY,
+                super::FD_WHY,
             );
             kernel_param_gradients(&mut f, ctx);
             f
@@ -327,6 +367,18 @@ fn kernel_param_gradients(f: &mut Findings, ctx: &Ctx) {
         "|Δ| / accuracy::sum_bound: f64 sums rounded once to f32; at most 1 is accepted",
     );
     let mut t = Tally::default();
+    let (fe, m) = (5, 8);
+    let bn = BatchNorm::new(fe, 1e-5).expect("valid layer");
+    let x = nalgebra::DMatrix::from_fn(fe, m, |k, i| (k * m + i) as f32);
+    let mut y = x.clone();
+    let lengths = bn
+        .forward_train(&x, &mut y)
+        .and_then(|stats| bn.backward(&x, &x, &stats, &mut y))
+        .map(|p| (p.gamma.len(), p.beta.len()));
+    t.check(
+        bn.gamma().len() == fe && bn.beta().len() == fe && lengths.ok() == Some((fe, fe)),
+        || format!("γ, β or their gradients do not have F = {fe} entries (m = {m})"),
+    );
     let mismatched = BatchNorm::with_affine(vec![1.0; 4], vec![0.0; 5], 1e-5);
     t.check(mismatched.is_err(), || "γ of 4 and β of 5 accepted".into());
     let bn = BatchNorm::new(4, 1e-5).expect("valid layer");
@@ -336,7 +388,11 @@ fn kernel_param_gradients(f: &mut Findings, ctx: &Ctx) {
             .is_err(),
         || "5 rows accepted by a 4-feature layer".into(),
     );
-    f.tally("the kernel rejects mismatched shapes with a typed error", t);
+    f.tally(
+        "the kernel keeps one γ, β (and ∂ℓ/∂γ, ∂ℓ/∂β) per feature, F = 5 ≠ m = 8, and rejects \
+         mismatched shapes with a typed error",
+        t,
+    );
 }
 
 // ---------------------------------------------------------------- BN-IDENTITY
@@ -403,7 +459,8 @@ pub(super) fn bn_identity() -> Claim {
                 "γ = √(σ_B² + ε), β = μ_B: y = x (ε = 0.1)",
                 &e,
                 IDENTITY_TOL,
-                "normalise then rescale: a few roundings of O(1) values (CLAIMS.md §4)",
+                "normalise then rescale: a few roundings of O(1) values (conventions appendix, \
+                 Tolerances)",
             );
             f.bound(
                 format!("fixed (γ, β) of one batch on another: the smallest max|y − x| ({worst_other:.3}) stays ≥ 1e-3"),

@@ -5,7 +5,7 @@ use rand::Rng;
 use super::ROOM;
 use super::sample::{batch, normal, to_matrix};
 use crate::batch_norm::{BatchNorm, accuracy};
-use crate::claims::gradcheck::{self, band_ratio, central_difference};
+use crate::claims::gradcheck::{band_ratio, central_difference};
 use crate::claims::{Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict};
 use derivations::batch_norm as spec;
 
@@ -104,7 +104,7 @@ pub(super) fn ext_bn_bwd() -> Claim {
                 let eps = [0.0, 1e-3, 0.5][case / 4 % 3];
                 // Centred inputs: BN is shift invariant (BN-ROLE-INIT), so an offset changes no
                 // gradient, only multiplies the finite difference's rounding noise
-                // (~ε·|ℓ|·(|x|/σ_B)/h) by |x|/σ_B, which at offsets of 5 reaches the §4 floor 1e-9.
+                // (~ε·|ℓ|·(|x|/σ_B)/h) by |x|/σ_B, which at offsets of 5 reaches the band's floor 1e-9.
                 let spread = rng.random_range(0.5..3.0);
                 let x: Vec<f64> = (0..m).map(|_| spread * normal(&mut rng)).collect();
                 let (gamma, beta) = (rng.random_range(0.5..2.0), rng.random_range(-1.0..1.0));
@@ -119,7 +119,7 @@ pub(super) fn ext_bn_bwd() -> Claim {
                 };
                 let y = spec::train_forward(&x, gamma, beta, eps);
                 let g: Vec<f64> = y.iter().zip(&c).map(|(yi, ci)| ci + yi).collect();
-                // §4's absolute floor 1e-9 is the rounding noise ε/h ≈ 1e-10 of a loss of unit
+                // The gradient-check band's absolute floor 1e-9 (conventions appendix) is the rounding noise ε/h ≈ 1e-10 of a loss of unit
                 // size, with room for ten roundings; this loss's terms add up to `size` (≈ 10),
                 // so the rule is applied to the loss divided by it.
                 let size = y
@@ -167,14 +167,14 @@ pub(super) fn ext_bn_bwd() -> Claim {
                 format!("∂ℓ/∂x against finite differences (the loss scaled to unit size), m ∈ {{2, 3, 5, 8}} but not m = 2 with ε = 0 (worst at m = {})", fd.at),
                 &fd,
                 1.0,
-                gradcheck::WHY);
+                super::FD_WHY);
             f.max_error(
                 "m = 2, ε = 0: x̂ = ±1 for every input, so ∂ℓ/∂x = 0 (relative to the size of its terms)",
                 &flat,
                 IDENTITY_TOL,
                 "the terms cancel exactly in exact arithmetic; a few roundings remain");
             let why = "two forms of one gradient, relative to the size of its terms |γ/s|·(|g_i| + Σ|g|/m + \
-                       |x̂_i|·Σ|g·x̂|/m) (at least 1): a few roundings (CLAIMS.md §4)";
+                       |x̂_i|·Σ|g·x̂|/m) (at least 1): a few roundings (conventions appendix, Tolerances)";
             f.max_error(
                 "step-by-step form = compact form",
                 &compact,

@@ -3,7 +3,8 @@
 use rand::Rng;
 
 use super::ROOM;
-use super::sample::batch;
+use super::sample::{batch, to_matrix};
+use crate::batch_norm::{BatchNorm, accuracy};
 use crate::claims::{
     Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
 };
@@ -249,7 +250,10 @@ pub(super) fn bn_role_init() -> Claim {
                 IDENTITY_TOL,
                 "exact up to rounding",
             );
-            symmetric_and_zero(&mut f, bug, ctx);
+            symmetric_and_zero(&mut f, ctx);
+            if bug.is_none() {
+                f.figures.push(super::experiment::init_curves(ctx));
+            }
             f
         },
     )
@@ -257,71 +261,126 @@ pub(super) fn bn_role_init() -> Claim {
 
 // ANCHOR_END: bn_role_init
 
-/// What BN does not fix: two units with identical incoming weights stay identical through BN
-/// and an SGD step, and all-zero weights give the output β.
-fn symmetric_and_zero(f: &mut Findings, bug: Option<InitBug>, ctx: &Ctx) {
+/// What BN does not fix, on our f32 kernel (`BatchNorm`), where a realistic bug could break
+/// it: two units with identical incoming weights see identical rows z; they stay identical
+/// through BN's forward and backward (so an SGD step, ΔW = −η·U·∂zᵀ, moves them alike), unless
+/// the kernel mixes features (statistics or ∂γ, ∂β over the wrong axis, a row offset in the
+/// tail loop). Rows 0 and 16 of F = 17 are compared: one in the SIMD body, one in the tail
+/// (a tail loop that reads the previous row's shift fails it by 1e8 times the bound: tried by
+/// hand). And a constant feature (all-zero weights, or any constant input) has σ_B² = 0
+/// exactly (the shifted sums are 0) and output β (an ε left out of the kernel's scale makes
+/// it 0·∞ = NaN, which fails the check: tried by hand).
+fn symmetric_and_zero(f: &mut Findings, ctx: &Ctx) {
     let mut rng = ctx.rng();
-    let (mut same, mut zero) = (Tally::default(), Tally::default());
-    let eps = 1e-3;
+    let (features, m, eps) = (17, 8, 1e-3f32);
+    let (mut same, mut zero) = (MaxError::default(), Tally::default());
+    let mut beta_err = MaxError::default();
     for _ in 0..ctx.size(50, 1_000) {
-        let (m, d, units) = (8, 3, 4);
-        let u = batch(&mut rng, m, d);
-        let mut w: Vec<Vec<f64>> = (0..d)
-            .map(|_| (0..units).map(|_| rng.random_range(-1.0..1.0)).collect())
+        let x = batch(&mut rng, m, features);
+        let g = batch(&mut rng, m, features);
+        let mut gamma: Vec<f32> = (0..features)
+            .map(|_| rng.random_range(0.5f32..2.0))
             .collect();
-        for row in &mut w {
-            row[1] = row[0]; // units 0 and 1 start identical
+        let mut beta: Vec<f32> = (0..features)
+            .map(|_| rng.random_range(-1.0f32..1.0))
+            .collect();
+        (gamma[16], beta[16]) = (gamma[0], beta[0]);
+        let (mut xm, mut gm) = (to_matrix(&x), to_matrix(&g));
+        for i in 0..m {
+            (xm[(16, i)], gm[(16, i)]) = (xm[(0, i)], gm[(0, i)]);
         }
-        let v = [0.7, 0.7, -0.3, 0.5]; // and feed the output alike
-        let t: Vec<f64> = (0..m).map(|_| rng.random_range(-1.0..1.0)).collect();
-        // Forward: z = Wᵀu, y = BN(z), h = tanh(y), ŷ = v·h; ℓ = Σ (ŷ − t)².
-        let z: Vec<Vec<f64>> = (0..units)
+        let bn = BatchNorm::with_affine(gamma.clone(), beta.clone(), eps).expect("valid layer");
+        let mut y = xm.clone();
+        let mut dz = xm.clone();
+        let grads = bn
+            .forward_train(&xm, &mut y)
+            .and_then(|stats| bn.backward(&xm, &gm, &stats, &mut dz));
+        let Ok(grads) = grads else {
+            same.record(f64::NAN, 0.0);
+            continue;
+        };
+        // Each of the two rows is within the kernel's derived bound of the same exact value,
+        // so they are within twice that bound of each other.
+        let xk: Vec<f64> = (0..m).map(|i| f64::from(xm[(0, i)])).collect();
+        let gk: Vec<f64> = (0..m).map(|i| f64::from(gm[(0, i)])).collect();
+        let epsf = f64::from(eps);
+        let (mu, var) = (spec::batch_mean(&xk), spec::batch_variance(&xk));
+        let s = (var + epsf).sqrt();
+        let (g0, b0) = (f64::from(gamma[0]), f64::from(beta[0]));
+        let (scale, shift) = (g0 / s, b0 - g0 / s * mu);
+        let x_hat = spec::normalize(&xk, epsf);
+        let sum_abs_g: f64 = gk.iter().map(|v| v.abs()).sum();
+        let sum_abs_gx: f64 = gk.iter().zip(&x_hat).map(|(a, b)| (a * b).abs()).sum();
+        let y_exact = spec::train_forward(&xk, g0, b0, epsf);
+        for i in 0..m {
+            let bound = accuracy::affine_bound(xk[i], scale, shift, b0, y_exact[i]);
+            same.record(
+                f64::from((y[(0, i)] - y[(16, i)]).abs()) / (2.0 * bound),
+                0.0,
+            );
+            let bound = accuracy::backward_bound(g0, s, gk[i], xk[i], mu, sum_abs_g, sum_abs_gx, m);
+            same.record(
+                f64::from((dz[(0, i)] - dz[(16, i)]).abs()) / (2.0 * bound),
+                1.0,
+            );
+        }
+        same.record(
+            f64::from((grads.gamma[0] - grads.gamma[16]).abs())
+                / (2.0 * accuracy::sum_bound(sum_abs_gx)),
+            2.0,
+        );
+        same.record(
+            f64::from((grads.beta[0] - grads.beta[16]).abs())
+                / (2.0 * accuracy::sum_bound(sum_abs_g)),
+            3.0,
+        );
+        // Constant features at offsets up to 1e3 (feature 0 exactly 0: zero weights), m = 7.
+        let constants: Vec<f32> = (0..features)
             .map(|k| {
-                (0..m)
-                    .map(|i| (0..d).map(|j| w[j][k] * u[i][j]).sum())
-                    .collect()
+                if k == 0 {
+                    0.0
+                } else {
+                    rng.random_range(-1e3f32..1e3)
+                }
             })
             .collect();
-        let h: Vec<Vec<f64>> = z
-            .iter()
-            .map(|zk| bn(bug, zk, eps).iter().map(|y| y.tanh()).collect())
-            .collect();
-        let r: Vec<f64> = (0..m)
-            .map(|i| (0..units).map(|k| v[k] * h[k][i]).sum::<f64>() - t[i])
-            .collect();
-        let mut dw = vec![vec![0.0; units]; d];
-        for k in 0..units {
-            let gy: Vec<f64> = (0..m)
-                .map(|i| 2.0 * r[i] * v[k] * (1.0 - h[k][i] * h[k][i]))
-                .collect();
-            let gz = spec::backward(&z[k], 1.0, eps, &gy).x;
-            for (j, row) in dw.iter_mut().enumerate() {
-                row[k] = (0..m).map(|i| u[i][j] * gz[i]).sum();
+        let c = nalgebra::DMatrix::from_fn(features, 7, |k, _| constants[k]);
+        let mut yc = c.clone();
+        let Ok(stats) = bn.forward_train(&c, &mut yc) else {
+            zero.check(false, || "the kernel refused a constant batch".into());
+            continue;
+        };
+        for k in 0..features {
+            let v = stats.variance()[k];
+            zero.check(v == 0.0, || {
+                format!("σ_B² = {v:e} for the constant {}", constants[k])
+            });
+            let (b, ck) = (f64::from(beta[k]), f64::from(constants[k]));
+            let sc = f64::from(gamma[k]) / epsf.sqrt();
+            for i in 0..7 {
+                let bound = accuracy::affine_bound(ck, sc, b - sc * ck, b, b);
+                beta_err.record((f64::from(yc[(k, i)]) - b).abs() / bound, ck);
             }
         }
-        let stepped: Vec<Vec<f64>> = w
-            .iter()
-            .zip(&dw)
-            .map(|(wr, gr)| wr.iter().zip(gr).map(|(a, b)| a - 0.1 * b).collect())
-            .collect();
-        same.check(
-            h[0] == h[1]
-                && stepped
-                    .iter()
-                    .all(|row| row[0].to_bits() == row[1].to_bits()),
-            || "units 0 and 1 differ after BN and an SGD step".into(),
-        );
-        let zeros = vec![0.0; m];
-        zero.check(bn(bug, &zeros, eps).iter().all(|&y| y == 0.0), || {
-            "BN of a constant is not 0 (output ≠ β)".into()
-        });
     }
-    f.tally(
-        "not fixed: identical units stay identical after BN and an SGD step",
-        same,
+    f.max_error(
+        "not fixed, f32 kernel: identical units (rows 0 and 16 of 17) keep identical outputs, \
+         ∂ℓ/∂z, ∂ℓ/∂γ and ∂ℓ/∂β, so an SGD step moves them alike",
+        &same,
+        1.0,
+        "|row 0 − row 16| / (2 × the kernel's derived bound: accuracy::affine_bound, \
+         backward_bound, sum_bound): both rows are within the bound of the same exact value",
     );
     f.tally(
-        "not fixed: zero weights give σ_B² = 0 and the output β",
+        "not fixed, f32 kernel: a constant feature (zero weights: 0; or offsets up to 1e3) has \
+         σ_B² = 0 exactly, m = 7",
         zero,
+    );
+    f.max_error(
+        "not fixed, f32 kernel: a constant feature's output is β (ε = 1e-3)",
+        &beta_err,
+        1.0,
+        "|y − β| / accuracy::affine_bound: the fused y = c·a + (β − a·c) cancels to β up to \
+         three f32 roundings",
     );
 }
