@@ -134,7 +134,7 @@ impl BatchNorm {
     /// (`kernel::shifted_sums`), then the FMA pass over the same tile while it is in cache.
     ///
     /// Errors: `x` not F × m, `y` not the shape of `x`, or m < 2 — one sample has σ_B² = 0 and
-    /// x̂ = 0, and the inference variance m/(m − 1)·E[σ_B²] divides by zero (BN-INF-VAR).
+    /// x̂ = 0, and the inference variance m/(m − 1)·E\[σ_B²\] divides by zero (BN-INF-VAR).
     pub fn forward_train(&self, x: &DMatrix<f32>, y: &mut DMatrix<f32>) -> Result<BatchStats> {
         let (f, m) = (self.features(), x.ncols());
         check_len("input rows (features)", f, x.nrows())?;
