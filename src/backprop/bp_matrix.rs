@@ -185,8 +185,8 @@ fn fast_gradient(net: &Net, batch: &[Sample], bug: Option<Bug>) -> Gradient {
 /// Rounding errors per activation, in units of the unit roundoff u: (kernel error of f, kept
 /// absolute since the outputs are bounded by 1; error of f' computed from the output,
 /// relative; bound on |d f'/dO| and on |f''|).
-/// - tanh, sigmoid, softsign: f composes exp (≤ 1.06 ulp ≤ 2.2u, DESIGN.md) with ≤ 3 more
-///   roundings, ≤ 5u absolute on outputs in [−1, 1]: take 8. f' from the output is
+/// - tanh, sigmoid, softsign: the kernels' committed bounds (ACT-KERNEL-ULP: ≤ 2.5 ulp,
+///   i.e. ≤ 5u relative) are ≤ 5u absolute on outputs in [−1, 1]: take 8. f' from the output is
 ///   1 − y² (one fused rounding), y(1 − y) or (1 − |y|)² (≤ 3 roundings): take 3.
 ///   |d f'/dO| = |2y|, |1 − 2y|, 2(1 − |y|) ≤ 2, and |f''| ≤ 0.77, 0.1, 2: take 2.
 /// - identity, ReLU, leaky ReLU: exact f (leaky: one rounding of αz) and constant f'.
@@ -350,7 +350,7 @@ fn f32_unit(rng: &mut impl Rng) -> f64 {
 /// A random problem with every parameter and input an f32 value (so both precisions start
 /// from the same numbers): depth 2..=6, widths 1..=20 (past one SIMD vector of 16), a third
 /// of them square (so transposes must be caught by values, not shapes), batches of 1..=24.
-/// In ReLU-type layers every |IN| stays above 1e-3 (CLAIMS.md §4) and above twice its f32
+/// In ReLU-type layers every |IN| stays above 1e-3 (conventions appendix, Gradient checks) and above twice its f32
 /// forward error bound γ_k·ĪN, so f32 and f64 take the same side of the kink.
 fn problem(rng: &mut impl Rng) -> (Net, Vec<Sample>) {
     loop {

@@ -1,4 +1,4 @@
-//! The extensions of CLAIMS.md §13 for this room: EXT-SGD-UNBIASED, EXT-SOFTMAX-CE,
+//! The extensions (catalogue appendix, "beyond the post") of this room: EXT-SGD-UNBIASED, EXT-SOFTMAX-CE,
 //! EXT-BP-MATRIX, EXT-BP-COST and EXT-SIGMOID-VANISH.
 //!
 //! Sub-modules (declared here with `#[path]`, siblings of this file): `sgd_unbiased`

@@ -1,4 +1,4 @@
-//! SGD-ESCAPE and its experiment EXP-SGD-ESCAPE (CLAIMS.md §6 and §12): gradient noise
+//! SGD-ESCAPE and its experiment EXP-SGD-ESCAPE (catalogue appendix): gradient noise
 //! can carry SGD over a barrier, and can also carry it out of the global basin.
 //!
 //! Each step's batch is drawn on its own ([`sample_batch`]: without replacement within the

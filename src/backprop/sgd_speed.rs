@@ -1,4 +1,4 @@
-//! SGD-FAST and its experiment EXP-SGD-SPEED (CLAIMS.md §6 and §12): mini-batch SGD
+//! SGD-FAST and its experiment EXP-SGD-SPEED (catalogue appendix): mini-batch SGD
 //! against full-batch GD on redundant data, at equal budgets of samples processed and of
 //! iterations. Mini-batches reshuffle each epoch ([`epoch_batches`]), as the catalogue says.
 //! Only the catalogue's inequalities are asserted; every other number goes into the

@@ -90,7 +90,7 @@ fn covariance(rows: &[Vec<f64>], c: &[f64]) -> Vec<Vec<f64>> {
     cov
 }
 
-/// |a − b| / max(1, |a|, |b|, scale): §4's identity error, with the scale of the terms the
+/// |a − b| / max(1, |a|, |b|, scale): the identity error of the conventions appendix (Tolerances), with the scale of the terms the
 /// sums are made of (a covariance entry is bounded by √(C_aa·C_bb), but its terms are not
 /// bounded by the entry itself).
 fn error(a: f64, b: f64, scale: f64) -> f64 {
@@ -177,7 +177,7 @@ pub(super) fn ext_sgd_unbiased() -> Claim {
                 enumerate(&g, &mut mean, &mut cov, &mut sum);
                 first.get_or_insert(g);
             }
-            let why = "sums of ≤ 56 f64 terms: a few dozen ε of the terms' scale (CLAIMS.md §4)";
+            let why = "sums of ≤ 56 f64 terms: a few dozen ε of the terms' scale (conventions appendix, Tolerances)";
             f.max_error(
                 "E_B[batch mean] = full mean (all C(8,3) batches)",
                 &mean,

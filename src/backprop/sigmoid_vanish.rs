@@ -1,4 +1,4 @@
-//! EXP-SIGMOID-VANISH (CLAIMS.md §12; the motivation of the BN section, see
+//! EXP-SIGMOID-VANISH (catalogue appendix; the motivation of the BN section, see
 //! EXT-SIGMOID-VANISH): through Xavier-initialised sigmoid layers the backward mean square
 //! shrinks by J·Var(W)·E[σ'(IN)²] ≈ 0.0557 ≈ 1/18 per layer.
 //!
