@@ -15,7 +15,7 @@ use derivations::activation::sigmoid_stable;
 use derivations::backprop::{self as spec, Activation as Act, Network as Net};
 
 #[path = "bp_matrix.rs"]
-mod bp_matrix;
+pub(super) mod bp_matrix;
 #[path = "sgd_unbiased.rs"]
 mod sgd_unbiased;
 #[path = "softmax_ce.rs"]

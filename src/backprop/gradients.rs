@@ -600,6 +600,8 @@ enum Slip {
     BiasTimesOutput,
     BiasMissingSlope,
     SharedBias,
+    /// The fast kernel's bias gradient with `=` where `+=` belongs: the last sample's δ only.
+    BiasLastSample,
 }
 
 /// Every parameter's gradient (those `keep` selects) against central differences of ℓ, on
@@ -764,6 +766,47 @@ fn gradient_check_figure(ctx: &Ctx) -> crate::report::figure::LinePlot {
     }
 }
 
+/// BIAS-16 on the code users call: our f32 network's bias gradients (the row sums of δ over
+/// the batch, [`crate::backprop::Network::backward`]) against Σ_m of the literal (16) in f64,
+/// every bias (b_i and b_out), on EXT-BP-MATRIX's problems and with its per-parameter
+/// rounding bound. The planted kernel slip rebuilds the bias gradient from the same δ with
+/// `=` where `+=` belongs.
+fn fast_bias_gradients(ctx: &Ctx, slip: Slip) -> MaxError {
+    use super::extensions::bp_matrix::{
+        U32, U64, error_bound, fast_inputs, gamma, problem, to_fast, to_literal, worst_over,
+    };
+    let mut rng = ctx.rng();
+    rng.set_stream(1); // apart from the f64 checks' draws
+    let mut e = MaxError::default();
+    for _ in 0..ctx.size(40, 400) {
+        let (net, batch) = problem(&mut rng);
+        let loops = spec::eq17_batch_gradient(&net, &batch);
+        let (s, k) = error_bound(&net, &batch);
+        let fast = to_fast(&net);
+        let (x, y) = fast_inputs(&net, &batch);
+        let mut ws = fast.workspace(batch.len());
+        fast.backward(&x, &y, &mut ws).expect("shapes fit");
+        let last: Vec<nalgebra::DVector<f32>> = ws
+            .deltas()
+            .iter()
+            .map(|d| d.column(d.ncols() - 1).into_owned())
+            .collect();
+        let gr = ws.gradients();
+        let got = to_literal(
+            &net,
+            |l| &gr.weights[l],
+            |l| match slip {
+                Slip::BiasLastSample => &last[l],
+                _ => &gr.biases[l],
+            },
+        );
+        let tol = gamma(k, U32) + gamma(k, U64);
+        let biases = |p: Param| matches!(p, Param::B { .. } | Param::BOut);
+        e.record(worst_over(&net, &got, &loops, &s, tol, biases), k as f64);
+    }
+    e
+}
+
 // ANCHOR: bias_16
 fn bias_16() -> Claim {
     Claim::checked(
@@ -771,7 +814,8 @@ fn bias_16() -> Claim {
         ROOM,
         "eq (16)",
         "∂ℓ/∂b_{i,j_i} = g_{i,j_i}·f'(IN_{i,j_i}); the bias is the weight of an extra unit fixed at 1: \
-         the augmented network gives identical IN and its extra weight row the bias gradient",
+         the augmented network gives identical IN and its extra weight row the bias gradient; \
+         our f32 network's bias gradients equal Σ_m (16) within a derived rounding bound",
         PostVerdict::Correct,
         &[
             (
@@ -780,6 +824,14 @@ fn bias_16() -> Claim {
             ),
             (Slip::BiasMissingSlope, Planted::bug("f' missing")),
             (Slip::SharedBias, Planted::bug("one shared bias per layer")),
+            (
+                Slip::BiasLastSample,
+                Planted::bug(
+                    "our f32 network's bias gradient keeps the last sample's δ (= for +=): \
+                     the batch sum missing",
+                )
+                .by("our f32 network"),
+            ),
         ],
         |bug, ctx| {
             let slip = bug.unwrap_or(Slip::None);
@@ -822,6 +874,14 @@ fn bias_16() -> Claim {
                 &same_grad,
                 IDENTITY_TOL,
                 "the same product, times 1",
+            );
+            f.max_error(
+                "our f32 network's bias gradients (δ summed over the batch) vs Σ_m (16) in \
+                 f64: max |error| / ((γ_K(u₃₂) + γ_K(u₆₄))·S_θ)",
+                &fast_bias_gradients(ctx, slip),
+                1.0,
+                "the first-order rounding bound of EXT-BP-MATRIX, per bias: γ_K·S_θ with K \
+                 the roundings on the longest chain and S_θ = Σ_m δ̄ from magnitudes",
             );
             f
         },

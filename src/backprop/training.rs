@@ -16,9 +16,7 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 
 use crate::claims::gradcheck::{self, band_ratio_at, central_difference};
-use crate::claims::{
-    Claim, Findings, MaxError, Planted, PostVerdict, Tally, identity_error,
-};
+use crate::claims::{Claim, Findings, MaxError, Planted, PostVerdict, Tally, identity_error};
 use derivations::backprop::{self as spec, Activation as Act, Network as Net, Sample};
 
 #[path = "sgd17.rs"]
@@ -206,8 +204,7 @@ fn sgd_cost() -> Claim {
                     if s < 2 {
                         // The update against finite differences of the loss of its own M
                         // samples (the first two steps of each epoch, to bound the cost).
-                        let samples: Vec<Sample> =
-                            batch.iter().map(|&i| data[i].clone()).collect();
+                        let samples: Vec<Sample> = batch.iter().map(|&i| data[i].clone()).collect();
                         updates.record(fd_gap(&current, &next, &samples, 0.1), m as f64);
                     }
                     epoch_calls += calls;
