@@ -9,7 +9,7 @@ mod network;
 mod training;
 
 claim_tests! { "backprop";
-    // §6 training procedure and SGD
+    // training procedure and SGD
     sgd_cost => "SGD-COST",
     sgd_fast => "SGD-FAST",
     sgd_escape => "SGD-ESCAPE",
@@ -35,7 +35,7 @@ claim_tests! { "backprop";
     bias_16 => "BIAS-16",
     sgd_17 => "SGD-17",
     bp_ex => "BP-EX",
-    // §12 experiments and §13 extensions
+    // experiments and extensions
     exp_sgd_speed => "EXP-SGD-SPEED",
     exp_sgd_escape => "EXP-SGD-ESCAPE",
     exp_sigmoid_vanish => "EXP-SIGMOID-VANISH",

@@ -5,7 +5,7 @@
 //! EXT-BP-COST. [`eq17_batch_gradient`] (per-sample loops, summed) is the reference that
 //! EXT-BP-MATRIX's batched matrix form is checked against.
 //!
-//! Conventions (CLAIMS.md §3):
+//! Conventions (the book's conventions appendix):
 //! - C1: layers 1..n; layer 1 is the input, O_{1,j} = x_j; for i ≥ 2,
 //!   IN_{i,k} = Σ_j W_{i−1,j,k}·O_{i−1,j} + b_{i,k} and O_{i,k} = f_i(IN_{i,k}).
 //! - C2: W_{i,j,k} connects unit j of layer i to unit k of layer i+1, so W_i is J_i × J_{i+1}.
@@ -976,7 +976,7 @@ mod tests {
         }
     }
 
-    /// Non-square shapes, depths n = 2..6, widths ≤ 4 (CLAIMS §4).
+    /// Non-square shapes, depths n = 2..6, widths ≤ 4 (conventions appendix, Gradient checks).
     const SHAPES: &[&[usize]] = &[
         &[3, 4, 3, 2],
         &[2, 3],
@@ -993,13 +993,13 @@ mod tests {
         random_net(rng, widths, &vec![Activation::Tanh; widths.len() - 1])
     }
 
-    /// CLAIMS §4, exact identities: |a − b| ≤ tol·max(1, |a|, |b|).
+    /// Conventions appendix, Tolerances, exact identities: |a − b| ≤ tol·max(1, |a|, |b|).
     fn assert_close(a: f64, b: f64, tol: f64, what: &str) {
         let scale = 1f64.max(a.abs()).max(b.abs());
         assert!((a - b).abs() <= tol * scale, "{what}: {a} vs {b}");
     }
 
-    /// CLAIMS §4, gradient checks: |g − ĝ| ≤ 1e-6·max(|g|, |ĝ|) + 1e-9.
+    /// Conventions appendix, Gradient checks: |g − ĝ| ≤ 1e-6·max(|g|, |ĝ|) + 1e-9.
     fn assert_grad(g: f64, fd: f64, what: &str) {
         let tol = 1e-6 * g.abs().max(fd.abs()) + 1e-9;
         assert!((g - fd).abs() <= tol, "{what}: analytic {g} vs FD {fd}");
@@ -1205,7 +1205,7 @@ mod tests {
         }
     }
 
-    /// CLAIMS §4: ReLU and leaky ReLU, rejecting draws with min |IN| < 1e-3 so no difference
+    /// Conventions appendix, kink margins: ReLU and leaky ReLU, rejecting draws with min |IN| < 1e-3 so no difference
     /// straddles the kink.
     #[test]
     fn relu_gradients_match_finite_differences_away_from_kinks() {

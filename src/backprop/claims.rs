@@ -1,5 +1,5 @@
-//! The backprop claims: §6 (training procedure, SGD) and §7 (eqs (1)–(17)) of CLAIMS.md,
-//! with their experiments and extensions.
+//! The backprop claims: the training procedure and SGD, eqs (1)–(17), their experiments and
+//! extensions (the backprop rows of the catalogue appendix).
 
 use crate::claims::Claim;
 

@@ -1,4 +1,4 @@
-//! The extensions of CLAIMS.md §13 for this room: EXT-SGD-UNBIASED, EXT-SOFTMAX-CE,
+//! The extensions (catalogue appendix, "beyond the post") of this room: EXT-SGD-UNBIASED, EXT-SOFTMAX-CE,
 //! EXT-BP-MATRIX, EXT-BP-COST and EXT-SIGMOID-VANISH.
 //!
 //! Sub-modules (declared here with `#[path]`, siblings of this file): `sgd_unbiased`
@@ -15,7 +15,7 @@ use derivations::activation::sigmoid_stable;
 use derivations::backprop::{self as spec, Activation as Act, Network as Net};
 
 #[path = "bp_matrix.rs"]
-mod bp_matrix;
+pub(super) mod bp_matrix;
 #[path = "sgd_unbiased.rs"]
 mod sgd_unbiased;
 #[path = "softmax_ce.rs"]
@@ -38,6 +38,7 @@ pub(super) fn claims() -> Vec<Claim> {
 enum CostBug {
     PathRangeOffByOne,
     DeltaFormCount,
+    RecomputedDownstream,
 }
 
 // ANCHOR: cost_closed_forms
@@ -83,6 +84,28 @@ fn path_multiplications(
 }
 // ANCHOR_END: cost_closed_forms
 
+/// A planted BP implementation (the instrumented code, not its closed form): the gradients
+/// of eq (15), each layer's g_i recomputed from g_n by the recurrence (13) instead of taken
+/// from g_{i+1}, the downstream sum done again for every layer. Same values, quadratic cost
+/// in depth.
+fn recomputing_gradient(net: &Net, x: &[f64], y: f64, muls: &mut u64) -> spec::Gradient {
+    let n = net.n();
+    let fwd = spec::eq01_forward(net, x);
+    let l_prime = spec::eq10_loss_derivative(spec::eq09_loss_input(y, fwd.y_hat), muls);
+    let mut grad = spec::Gradient::zeros(net);
+    grad.w_out = spec::eq11_output_weight_gradient(net, &fwd, l_prime, muls);
+    grad.b_out = spec::eq11_output_bias_gradient(l_prime);
+    for i in (2..=n).rev() {
+        let mut g_i = spec::eq12_last_layer(net, l_prime, muls);
+        for l in (i..n).rev() {
+            g_i = spec::eq13_recurrence(net, &fwd, l, &g_i, muls);
+        }
+        grad.w[i - 2] = spec::eq14_weight_gradient(net, &fwd, i, &g_i, muls);
+        grad.b[i - 2] = spec::eq16_bias_gradient(net, &fwd, i, &g_i, muls);
+    }
+    grad
+}
+
 /// Counted multiplications for a sample: (eq (4) over every (j_n, i, j, k), BP's eq (15)),
 /// and whether every single eq (4) call matched its closed form.
 fn counted(net: &Net, x: &[f64], y: f64, bug: Option<CostBug>, calls: &mut Tally) -> (u64, u64) {
@@ -105,7 +128,11 @@ fn counted(net: &Net, x: &[f64], y: f64, bug: Option<CostBug>, calls: &mut Tally
         }
     }
     let mut bp = 0;
-    spec::eq15_gradient(net, x, y, &mut bp);
+    if matches!(bug, Some(CostBug::RecomputedDownstream)) {
+        recomputing_gradient(net, x, y, &mut bp);
+    } else {
+        spec::eq15_gradient(net, x, y, &mut bp);
+    }
     (path_total, bp)
 }
 
@@ -127,6 +154,14 @@ fn ext_bp_cost() -> Claim {
             (
                 CostBug::DeltaFormCount,
                 Planted::bug("BP's closed form forgetting the f' product of (14)"),
+            ),
+            (
+                CostBug::RecomputedDownstream,
+                Planted::bug(
+                    "a BP that recomputes each layer's g_i from g_n (the downstream sum again \
+                     per layer)",
+                )
+                .by("BP's counted products"),
             ),
         ],
         |bug, ctx| {

@@ -1,4 +1,4 @@
-//! Random networks and finite differences shared by the backprop claims (CLAIMS.md §4:
+//! Random networks and finite differences shared by the backprop claims (conventions appendix, Gradient checks:
 //! non-square widths, no symmetry, depths 2 to 6, smooth activations).
 
 use rand::Rng;
@@ -23,7 +23,7 @@ pub(super) fn random_network(
     Network::from_fn(&widths, &activations, || rng.random_range(-1.0..1.0))
 }
 
-/// A smooth activation drawn from tanh, sigmoid and softsign (§4: the generic BP tests).
+/// A smooth activation drawn from tanh, sigmoid and softsign (conventions appendix: the generic BP tests).
 pub(super) fn smooth(rng: &mut ChaCha8Rng) -> Activation {
     [Activation::Tanh, Activation::Sigmoid, Activation::Softsign][rng.random_range(0..3)]
 }

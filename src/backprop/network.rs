@@ -1,6 +1,6 @@
 //! A dense multi-layer network in f32, mini-batch first, with squared loss and SGD.
 //!
-//! Conventions (CLAIMS.md C1–C3, C7): a layer's weights W are fan_in × fan_out, so
+//! Conventions (conventions appendix, C1–C3 and C7): a layer's weights W are fan_in × fan_out, so
 //! Z = Wᵀ·A + b; a batch is a matrix whose *columns* are samples (units × batch, nalgebra's
 //! column-major layout, which lets the bias broadcast down each column); the loss is the
 //! squared error summed over outputs and samples, L = Σ_m Σ_k (ŷ_k − y_k)², so the batch
@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 /// One fully connected layer: O = f(Wᵀ·A + b).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dense {
-    /// W, fan_in × fan_out (CLAIMS.md C2).
+    /// W, fan_in × fan_out (conventions appendix, C2).
     pub weights: DMatrix<f32>,
     /// b, one per output unit.
     pub bias: DVector<f32>,

@@ -1,4 +1,4 @@
-//! EXT-SOFTMAX-CE (CLAIMS.md §13): the softmax cross-entropy output layer the post does not
+//! EXT-SOFTMAX-CE (catalogue appendix): the softmax cross-entropy output layer the post does not
 //! cover, ∂ℓ/∂z = softmax(z) − onehot(y), evaluated stably.
 
 use rand::Rng;

@@ -1,4 +1,4 @@
-//! TRAIN-LOOP (CLAIMS.md §6, §参数训练流程): the post's four-step training procedure, on
+//! TRAIN-LOOP (catalogue appendix; the post's §参数训练流程): the post's four-step training procedure, on
 //! least squares, where the descent lemma's constant is known exactly.
 
 use nalgebra::{DMatrix, DVector};

@@ -1,5 +1,6 @@
-//! The fast f32 network against the literal f64 derivation (`derivations::backprop`), and
-//! its typed errors.
+//! The fast f32 network's forward pass against the literal f64 derivation
+//! (`derivations::backprop`), and its typed errors. Its gradients and SGD step are checked by
+//! the claims EXT-BP-MATRIX, BIAS-16 and SGD-17 with a per-parameter rounding bound.
 
 use derivations::backprop as spec;
 use dnn_proofs::Error;
@@ -142,66 +143,11 @@ fn forward_matches(p: Problem) -> TestResult {
     TestResult::from_bool((loss32 - loss64).abs() <= bound)
 }
 
-/// Backward: every weight and bias gradient (summed over the batch, eq (17)'s convention)
-/// equals the literal Σ per-sample gradient within the derived bound.
-fn gradients_match(p: Problem) -> TestResult {
-    let fast = p.fast();
-    let (x, y) = p.inputs();
-    let mut ws = fast.workspace(p.batch.len());
-    fast.backward(&x, &y, &mut ws).expect("shapes");
-    let g32 = ws.gradients();
-    let g64 = spec::eq17_batch_gradient(&p.net, &p.batch);
-    let scale = p
-        .net
-        .params()
-        .iter()
-        .map(|q| g64.get(*q).abs())
-        .fold(0.0, f64::max);
-    let tol = p.tolerance(scale);
-    let n = p.net.n();
-    for q in p.net.params() {
-        let got = match q {
-            spec::Param::W { i, j, k } => g32.weights[i - 1][(j - 1, k - 1)],
-            spec::Param::B { i, k } => g32.biases[i - 2][k - 1],
-            spec::Param::WOut { j } => g32.weights[n - 1][(j - 1, 0)],
-            spec::Param::BOut => g32.biases[n - 1][0],
-        };
-        if (f64::from(got) - g64.get(q)).abs() > tol {
-            return TestResult::error(format!("{q:?}: {got} vs {}, bound {tol}", g64.get(q)));
-        }
-    }
-    TestResult::passed()
-}
-
-/// One SGD step of the fast network equals eq (17)'s update of the literal one.
-fn sgd_step_matches(p: Problem) -> TestResult {
-    let mut fast = p.fast();
-    let (x, y) = p.inputs();
-    let mut ws = fast.workspace(p.batch.len());
-    fast.train_step(&x, &y, 0.01, &mut ws).expect("shapes");
-    let next = spec::eq17_sgd_update(&p.net, &p.batch, 0.01);
-    let moved = p
-        .net
-        .params()
-        .iter()
-        .map(|q| (next.param(*q) - p.net.param(*q)).abs())
-        .fold(0.0, f64::max);
-    let tol = p.tolerance(moved.max(1e-3));
-    let n = p.net.n();
-    for q in p.net.params() {
-        let got = match q {
-            spec::Param::W { i, j, k } => fast.layers()[i - 1].weights[(j - 1, k - 1)],
-            spec::Param::B { i, k } => fast.layers()[i - 2].bias[k - 1],
-            spec::Param::WOut { j } => fast.layers()[n - 1].weights[(j - 1, 0)],
-            spec::Param::BOut => fast.layers()[n - 1].bias[0],
-        };
-        // The weight itself is rounded to f32 after the step: half an ulp of |θ| ≤ 2.
-        if (f64::from(got) - next.param(q)).abs() > tol + 2.0 * f64::from(f32::EPSILON) {
-            return TestResult::error(format!("{q:?}: {got} vs {}", next.param(q)));
-        }
-    }
-    TestResult::passed()
-}
+// The f32 gradients and the SGD step are not compared here. A normwise bound like
+// `Problem::tolerance`, scaled by the largest gradient, barely constrains the small ones; the
+// per-parameter first-order bound γ_K·S_θ of EXT-BP-MATRIX does it properly and is applied to
+// every gradient (EXT-BP-MATRIX), to the bias gradients (BIAS-16) and to the SGD step of
+// `Network::train_step` (SGD-17 (e)), each with a planted kernel slip it must reject.
 
 fn quickcheck() -> QuickCheck {
     QuickCheck::new().tests(300)
@@ -210,16 +156,6 @@ fn quickcheck() -> QuickCheck {
 #[test]
 fn fast_forward_equals_the_literal_derivation() {
     quickcheck().quickcheck(forward_matches as fn(Problem) -> TestResult);
-}
-
-#[test]
-fn fast_gradients_equal_the_literal_derivation() {
-    quickcheck().quickcheck(gradients_match as fn(Problem) -> TestResult);
-}
-
-#[test]
-fn fast_sgd_step_equals_eq_17() {
-    quickcheck().quickcheck(sgd_step_matches as fn(Problem) -> TestResult);
 }
 
 fn layer(fan_in: usize, fan_out: usize) -> Dense {
