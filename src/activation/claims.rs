@@ -155,8 +155,8 @@ fn kernel_contracts(
 /// The prefix of every kernel check's description (see [`kernel_contracts`]).
 const KERNEL: &str = "f32 kernel";
 
-/// Why a committed bound is what it is (F12 of the project's second audit: these are
-/// regression bounds, not derived ones).
+/// Why a committed bound is what it is: a regression bound, not a derived one (accuracy.rs,
+/// "The committed bounds are regression bounds").
 const REGRESSION_WHY: &str = "the committed regression bound (accuracy.rs): the maximum \
      measured exhaustively (stride 1) on the AVX-512 and the SSE2 (x86-64 baseline) builds, \
      rounded up by 1–4%; it catches a kernel that gets worse, it is not derived from the \

@@ -1,6 +1,7 @@
-//! The dropout extensions of the catalogue appendix: the variance dropout injects (EXT-DROP-VAR), the
-//! learning-rate caveat of inverted dropout (EXT-DROP-INV-LR), dropout as ridge regression
-//! (EXT-DROP-RIDGE), and weight scaling as a normalised geometric mean (EXT-DROP-NWGM).
+//! The dropout extensions of the catalogue appendix: the variance dropout injects
+//! (EXT-DROP-VAR), the learning-rate caveat of inverted dropout (EXT-DROP-INV-LR), dropout as
+//! ridge regression (EXT-DROP-RIDGE), and weight scaling as a normalised geometric mean
+//! (EXT-DROP-NWGM).
 
 use rand::Rng;
 
