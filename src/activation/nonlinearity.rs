@@ -212,8 +212,8 @@ const STOP: f64 = 0.25 + 1e-12;
 /// 20,000 of 20,000 replicates won (`planning`), the lowest MSE never below 1/4 − 1e-15.
 /// The planning rate 1 − 1e-9 is therefore a statement about rounding, not a sample
 /// estimate; at it the error of "supported" is 1 − (1 − 1e-9)^24 ≈ 2.4e-8 at CI (24
-/// replicates, all must win since P(Bin(24, ½) ≥ 23) = 1.5e-6 > α) and about 6.4e-8 at
-/// full (64 replicates, 51 wins needed).
+/// replicates, all must win since P(Bin(24, ½) ≥ 23) = 1.5e-6 > α) and below 1e-100 at
+/// full (64 replicates, 51 wins needed: 14 losses at a loss rate of 1e-9).
 const NONLIN: Design = Design {
     inequality: "lowest MSE of a trained identity network − (1/4 − 1e-12) > 0",
     ci: 24,
