@@ -5,13 +5,13 @@
 //! DROP-ENTROPY, DROP-NSTRUCT, REG-L0, REG-L1, REG-L2, REG-MAXNORM, and the extensions
 //! EXT-DROP-VAR, EXT-DROP-RIDGE and EXT-DROP-NWGM.
 //!
-//! **p is the keep probability** (CLAIMS.md C6, as in Srivastava et al.: "each unit is
-//! retained with a fixed probability p"). Every function that takes a probability names it
-//! `p_keep`. The post itself uses p for the *drop* probability in its training paragraphs
+//! **p is the keep probability** (conventions appendix, C6, as in Srivastava et al.: "each
+//! unit is retained with a fixed probability p"). Every function that takes a probability
+//! names it `p_keep`. The post itself uses p for the *drop* probability in its training paragraphs
 //! and for the keep probability at prediction (DROP-P); the two readings agree only at
 //! p = 0.5.
 //!
-//! Conventions (CLAIMS.md C1–C2): a layer's weights W are J × K (fan_in × fan_out), stored
+//! Conventions (conventions appendix, C1–C2): a layer's weights W are J × K (fan_in × fan_out), stored
 //! row by row, `w[j][k]` = W_{j,k} from unit j to unit k; IN_k = Σ_j W_{j,k}·O_j + b_k. A mask
 //! r holds one entry per unit, r_j = 1 ("kept") or 0 ("dropped"), here `true`/`false`.
 //!
@@ -412,8 +412,8 @@ mod tests {
 
     #[test]
     fn ridge_prototype_value() {
-        // CLAIMS.md EXT-DROP-RIDGE quotes 8.289956880015328 for its prototype; the inputs of
-        // that prototype are not recorded, so this only pins the two sides against each other.
+        // The catalogue's prototype for EXT-DROP-RIDGE gave 8.289956880015328; its inputs are
+        // not recorded, so this only pins the two sides against each other.
         let x = vec![
             vec![1.0, -0.5, 2.0],
             vec![0.3, 1.2, -1.0],

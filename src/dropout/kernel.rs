@@ -1,7 +1,7 @@
 //! The dropout kernels: mask-and-scale in one pass (forward), the same mask replayed from its
 //! bits (backward), and the prediction-time weight scaling.
 //!
-//! **p is the keep probability** everywhere (CLAIMS.md C6): [`KeepProb`] holds it, and
+//! **p is the keep probability** everywhere (conventions appendix, C6): [`KeepProb`] holds it, and
 //! [`KeepProb::from_drop_rate`] converts the "rate" most frameworks take (PyTorch's `p`,
 //! Keras' `rate`), so a call site always says which one it means.
 //!
@@ -23,7 +23,7 @@ use super::mask::Mask;
 use crate::error::{Error, Result, check_len};
 use crate::simd::{F32s, LANES};
 
-/// The keep probability p ∈ (0, 1] of dropout (CLAIMS.md C6): a unit is *kept* with
+/// The keep probability p ∈ (0, 1] of dropout (conventions appendix, C6): a unit is *kept* with
 /// probability p and dropped with probability 1 − p.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KeepProb(f32);

@@ -1,7 +1,8 @@
 //! Dropout (§Dropout of the post; Srivastava et al. 2014) and the regularisers the post
 //! lists at its end: fast f32 kernels and their claims.
 //!
-//! **p is the keep probability** (CLAIMS.md C6); [`KeepProb`] says so in every signature.
+//! **p is the keep probability** (conventions appendix, C6); [`KeepProb`] says so in every
+//! signature.
 //!
 //! - [`generator`]: the counter-based mask generator, [`MaskStream`].
 //! - [`mask`]: the mask as bits, [`Mask`].

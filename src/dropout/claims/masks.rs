@@ -4,7 +4,8 @@
 use super::{ROOM, bonferroni, dropout, keep};
 use crate::claims::{Claim, Ctx, Findings, Planted, PostVerdict, Power, Tally};
 use crate::dropout::{Dropout, KeepProb, Mask, MaskStream, Scaling};
-use crate::stats::{ALPHA, binomial, chi_square_gof};
+use crate::stats::TestOutcome;
+use crate::stats::{ALPHA, binomial, chi_square_gof, chi_square_sf};
 
 /// The kept count of `n` entries drawn by the kernel from `stream` at keep probability `p`.
 fn kept_count(p: KeepProb, stream: MaskStream, n: usize) -> u64 {
@@ -55,18 +56,21 @@ pub(super) fn drop_p() -> Claim {
                 };
                 let k = kept_count(trained, MaskStream::new(ctx.seed, i as u64), n);
                 let pf = f64::from(p);
-                // Power: the drop reading centres the count on N(1−p), |2p−1|·√(N/(p(1−p)))
-                // standard errors away; 0.87·√N ≥ 275 here (8 give power 0.999 at α = 1e-6).
+                // Power: the drop reading (the only planted variant) centres the count on
+                // N(1−p), |2p−1|·√(N/(p(1−p))) standard errors from Np: at N = 1e5 (CI) at
+                // least 0.6·√(1e5/0.16) = 474 of them (p = 0.8), so its miss probability is 0
+                // to f64 precision. Within a key block the uniforms are distinct, so the count
+                // is hypergeometric with variance (1 − N/2^32) × binomial: the test is
+                // conservative and the effect, in its own standard errors, larger still.
                 let effect = (2.0 * pf - 1.0).abs() * (n as f64 / (pf * (1.0 - pf))).sqrt();
                 f.test(
-                    format!("kernel's kept count at p = {p}: Binomial(N, p), the factor prediction uses"),
+                    format!(
+                        "kernel's kept count at p = {p}: Binomial(N, p), the factor prediction uses"
+                    ),
                     binomial(k, n as u64, pf).expect("valid counts"),
                     ALPHA,
-                    Power::new(f64::NAN, format!(
-                        "vs the drop reading (mean N(1−p)): {effect:.0} standard errors, power ≈ 1; \
-                         within a key block the uniforms are distinct, so the count is \
-                         hypergeometric with variance (1 − N/2^32) × binomial: conservative"
-                    )),);
+                    super::z_power(effect, "the drop reading (mean N(1−p))"),
+                );
             }
             typed_errors(&mut f);
             identity_at_one(&mut f, ctx);
@@ -141,7 +145,7 @@ fn identity_at_one(f: &mut Findings, ctx: &Ctx) {
 // ---------------------------------------------------------------- DROP-MASK
 // ANCHOR: drop_mask
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum MaskBug {
     SharedByBatch,
     FrozenAcrossSteps,
@@ -203,7 +207,7 @@ pub(super) fn drop_mask() -> Claim {
         &[
             (
                 MaskBug::SharedByBatch,
-                Planted::bug(
+                Planted::post(
                     "one mask shared by the whole batch (\"per mini-batch\" read literally)",
                 ),
             ),
@@ -226,39 +230,93 @@ pub(super) fn drop_mask() -> Claim {
                 .map(|s| step_mask(bug, ctx.seed, s + 1))
                 .collect();
             let mut f = Findings::default();
-            distinct_rows(&mut f, &masks);
-            independence(&mut f, &masks);
+            distinct_rows(&mut f, &masks, bug);
+            independence(&mut f, &masks, bug);
             f
         },
     )
 }
 
 /// No two examples share a mask within a step, and example 0's mask changes every step.
-/// Two examples agree on a unit with probability p² + (1−p)² = 0.68, so a correct sampler
-/// fails the first with probability ≤ C(64,2)·0.68^64 ≈ 3.8e-8 per step (20 steps: 7.6e-7)
-/// and the second with 0.68^64 ≈ 1.9e-11 per pair of steps.
-fn distinct_rows(f: &mut Findings, masks: &[Mask]) {
+///
+/// Two examples agree on a unit with probability p² + (1−p)² = 0.68, so on a correct sampler
+/// a given pair of examples shares its mask with probability 0.68^64 ≈ 1.9e-11: C(64,2) =
+/// 2016 pairs per step over 20 steps expect 7.7e-7 chance collisions, and 19 pairs of steps
+/// 3.6e-10. A chance collision is possible, so each count is a test, not an exact tally: by
+/// Markov's inequality P(K ≥ k) ≤ E[K]/k, so p = min(1, E[K]/k) (1 when k = 0) is a valid
+/// p-value, and a single collision among the examples (p ≤ 7.7e-7) already rejects at
+/// α = 1e-6. Both tests are counted in the suite's α.
+fn distinct_rows(f: &mut Findings, masks: &[Mask], bug: Option<MaskBug>) {
+    let p = f64::from(P_MASK);
+    let agree = (p * p + (1.0 - p) * (1.0 - p)).powi(UNITS as i32);
     let checked = &masks[..masks.len().min(20)];
-    let mut rows = Tally::default();
+    let (mut clashes, mut pairs, mut first) = (0u64, 0u64, None);
     for (s, m) in checked.iter().enumerate() {
         let w = m.words(); // one word per example (UNITS = 64)
-        let clash = (0..BATCH).flat_map(|a| (a + 1..BATCH).map(move |b| (a, b)));
-        let first = clash.clone().find(|&(a, b)| w[a] == w[b]);
-        rows.check(first.is_none(), || {
-            format!("step {s}: examples {first:?} share a mask")
-        });
+        for a in 0..BATCH {
+            for b in a + 1..BATCH {
+                pairs += 1;
+                if w[a] == w[b] {
+                    clashes += 1;
+                    first.get_or_insert((s, a, b));
+                }
+            }
+        }
     }
-    f.tally(
-        "no two of the 64 examples share a mask (first 20 steps)",
-        rows,
+    let designed = |b: MaskBug, against: MaskBug, what: &str| {
+        if b == against {
+            Power::new(
+                1.0,
+                format!(
+                    "{what}: every pair shares its draws by construction, so K = n and p ≤ E[K]/n ≪ α on every seed; miss probability 0"
+                ),
+            )
+        } else {
+            Power::new(
+                0.0,
+                "not designed against this variant (the χ² test is); stated as 0",
+            )
+        }
+    };
+    let power = |against: MaskBug, what: &str| designed(bug.unwrap_or(against), against, what);
+    f.test(
+        format!(
+            "no two of the 64 examples share a mask (first 20 steps){}",
+            first.map_or(String::new(), |(s, a, b)| format!(
+                ", first clash: step {s}, examples {a} and {b}"
+            ))
+        ),
+        collision_test(clashes, pairs, agree),
+        ALPHA,
+        power(MaskBug::SharedByBatch, "one mask shared by the batch"),
     );
-    let mut steps = Tally::default();
-    for (s, pair) in checked.windows(2).enumerate() {
-        steps.check(pair[0].words()[0] != pair[1].words()[0], || {
-            format!("example 0 kept its mask from step {s} to {}", s + 1)
-        });
+    let (mut kept, mut step_pairs) = (0u64, 0u64);
+    for pair in checked.windows(2) {
+        step_pairs += 1;
+        kept += u64::from(pair[0].words()[0] == pair[1].words()[0]);
     }
-    f.tally("a fixed example's mask changes between steps", steps);
+    f.test(
+        "a fixed example's mask changes between steps",
+        collision_test(kept, step_pairs, agree),
+        ALPHA,
+        power(MaskBug::FrozenAcrossSteps, "mask frozen across steps"),
+    );
+}
+
+/// The Markov-bound test of a count of collisions: `k` observed among `pairs`, each a chance
+/// collision with probability `chance` on a correct sampler. p = min(1, E[K]/k), 1 for k = 0.
+fn collision_test(k: u64, pairs: u64, chance: f64) -> TestOutcome {
+    let expected = pairs as f64 * chance;
+    TestOutcome {
+        test: "collision count, Markov bound P(K ≥ k) ≤ E[K]/k",
+        statistic: k as f64,
+        n: pairs,
+        p_value: if k == 0 {
+            1.0
+        } else {
+            (expected / k as f64).min(1.0)
+        },
+    }
 }
 
 /// χ² goodness of fit of the 2×2 table of pairs (r_i, r_{i+d}) to the product law
@@ -270,7 +328,7 @@ fn distinct_rows(f: &mut Findings, masks: &[Mask]) {
 /// then independent and the counts multinomial, as the χ² test assumes. (Overlapping pairs
 /// (i, i+d), (i+d, i+2d) are positively correlated; at p = 0.8 they nearly double the variance
 /// of the counts and would make the test reject a correct sampler far more often than α.)
-fn independence(f: &mut Findings, masks: &[Mask]) {
+fn independence(f: &mut Findings, masks: &[Mask], bug: Option<MaskBug>) {
     let p = f64::from(P_MASK);
     let law = [p * p, p * (1.0 - p), (1.0 - p) * p, (1.0 - p) * (1.0 - p)];
     let cell = |a: bool, b: bool| usize::from(!a) * 2 + usize::from(!b);
@@ -297,10 +355,21 @@ fn independence(f: &mut Findings, masks: &[Mask]) {
     let worst = (0..tables.len())
         .min_by(|&a, &b| tables[a].p_value.total_cmp(&tables[b].p_value))
         .expect("tables");
-    // Power: every planted bug makes some table's pairs (nearly) identical. Identical pairs
-    // put the mass (p, 0, 0, 1 − p) where the law has (p², p(1−p), p(1−p), (1−p)²): χ² ≈ N
-    // (one per pair); 15/16-identical ones ≈ 0.88·N. The critical value at α/25 = 4e-8 with
-    // 3 df is about 38, and N ≥ 12·4096 − 128 ≈ 4.9e4 pairs per table here: power ≈ 1.
+    // Power, from each planted variant's construction (see `guaranteed_chi_square`): its
+    // smallest guaranteed χ² against the Bonferroni critical value. On our code, the weakest
+    // planted variant's.
+    let len = masks.first().map_or(0, Mask::len);
+    let power = |b: MaskBug| guaranteed_chi_square(b, len, masks.len());
+    let (name, (table, lower)) = match bug {
+        Some(b) => (PLANTED_NAMES[b as usize], power(b)),
+        None => MaskBug::ALL
+            .iter()
+            .map(|&b| (PLANTED_NAMES[b as usize], power(b)))
+            .min_by(|a, b| a.1.1.total_cmp(&b.1.1))
+            .expect("planted variants"),
+    };
+    let critical = chi_square_critical(3.0, ALPHA / tables.len() as f64);
+    let certain = lower > critical;
     f.test(
         format!(
             "independence of mask bits: χ² of 25 tables of disjoint pairs (units, lanes, lane \
@@ -310,11 +379,109 @@ fn independence(f: &mut Findings, masks: &[Mask]) {
         bonferroni(&tables, "χ² independence, Bonferroni over 25 tables"),
         ALPHA,
         Power::new(
-            f64::NAN,
-            "identical or 15/16-identical pairs (every planted bug) give χ² ≳ 0.88·N ≥ 4e4 per \
-         table against a critical value ≈ 38: power ≈ 1",
+            if certain { 1.0 } else { 0.0 },
+            format!(
+                "{name}: by construction its pairs at {table} share their draw, so χ² ≥ \
+                 {lower:.0} on every seed, against the critical value {critical:.1} (α/25, 3 \
+                 df): {}",
+                if certain {
+                    "rejected with certainty, miss probability 0"
+                } else {
+                    "no guaranteed power (stated as 0)"
+                }
+            ),
         ),
     );
+}
+
+/// The planted variants' names, in [`MaskBug`] order, for the power statement.
+const PLANTED_NAMES: [&str; 4] = [
+    "one mask shared by the batch",
+    "mask frozen across steps",
+    "one draw per 16-lane vector",
+    "counter advanced by 1 per vector",
+];
+
+impl MaskBug {
+    const ALL: [MaskBug; 4] = [
+        MaskBug::SharedByBatch,
+        MaskBug::FrozenAcrossSteps,
+        MaskBug::LaneBroadcast,
+        MaskBug::CounterPerVector,
+    ];
+
+    /// Whether entries `i` and `j` of one step's mask use the same uniform draw, by the
+    /// construction of the variant in [`step_mask`] (entry i of a correct mask uses draw i).
+    fn same_draw(self, i: usize, j: usize) -> bool {
+        match self {
+            MaskBug::SharedByBatch => i % UNITS == j % UNITS,
+            MaskBug::FrozenAcrossSteps => i == j,
+            MaskBug::LaneBroadcast => i / WIDE == j / WIDE,
+            MaskBug::CounterPerVector => i / WIDE + i % WIDE == j / WIDE + j % WIDE,
+        }
+    }
+}
+
+/// The χ² statistic a planted variant produces on every seed, at least, in its most affected
+/// table, and that table's name.
+///
+/// If a fraction f of a table's N pairs share their draw, those pairs fall in the cells
+/// (kept, kept) and (dropped, dropped) only, so the two mixed cells hold together at most
+/// (1 − f)·N pairs against an expectation of 2N·p(1−p). Their two χ² terms alone are then at
+/// least (2Np(1−p) − (1−f)N)²/(2Np(1−p)) (by (a − E)² + (b − E)² ≥ (a + b − 2E)²/2) whenever
+/// (1 − f) < 2p(1−p) = 0.32: a bound that holds for every draw, so a variant whose bound
+/// exceeds the critical value is rejected with probability 1.
+fn guaranteed_chi_square(bug: MaskBug, len: usize, steps: usize) -> (String, f64) {
+    let p = f64::from(P_MASK);
+    let mixed = 2.0 * p * (1.0 - p);
+    let bound = |pairs: f64, shared: f64| {
+        let off = pairs - shared; // at most this many pairs in the mixed cells
+        let e = mixed * pairs;
+        if off < e { (e - off).powi(2) / e } else { 0.0 }
+    };
+    let mut best = ("consecutive steps".to_owned(), {
+        // Entry i of steps 2k and 2k + 1: the same draw only when the mask is frozen.
+        let pairs = (steps / 2 * len) as f64;
+        let shared = if matches!(bug, MaskBug::FrozenAcrossSteps) {
+            pairs
+        } else {
+            0.0
+        };
+        bound(pairs, shared)
+    });
+    for d in LAGS {
+        let (mut pairs, mut shared) = (0u64, 0u64);
+        for i in (0..len - d).filter(|i| (i / d) % 2 == 0) {
+            pairs += 1;
+            shared += u64::from(bug.same_draw(i, i + d));
+        }
+        let b = bound(
+            (pairs * steps as u64) as f64,
+            (shared * steps as u64) as f64,
+        );
+        if b > best.1 {
+            best = (format!("lag {d}"), b);
+        }
+    }
+    best
+}
+
+/// The upper-α quantile of χ² with `df` degrees of freedom, by bisection on the survival
+/// function (monotone), to a relative 1e-12.
+fn chi_square_critical(df: f64, alpha: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0, 1.0);
+    while chi_square_sf(hi, df) > alpha {
+        hi *= 2.0;
+    }
+    while hi - lo > 1e-12 * hi {
+        let mid = 0.5 * (lo + hi);
+        if chi_square_sf(mid, df) > alpha {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
 }
 
 // ANCHOR_END: drop_mask

@@ -142,6 +142,11 @@ pub(super) fn drop_scale() -> Claim {
 /// The kernel's standard-dropout masks on a layer of 1000 σ outputs, M draws: the mean of
 /// a = Σ_j W_j·r_j·O_j + b equals the test-time value Σ_j p·W_j·O_j + b (z-test, variance
 /// p(1−p)·Σ W_j²O_j² known exactly).
+///
+/// The bias is b = 10, not 1, so that the smallest planted shift, the bias scaled by p
+/// ((1 − p)·b = 2), is a sizeable number of standard errors: the standard error is
+/// √(p(1−p)·Σ W²O²/M) ≈ √(0.16·117/M) ≈ 0.14 at M = 1000 (CI), about 14 of them, miss
+/// probability below 1e-13 (the exact figure is printed with each run).
 fn kernel_mean(f: &mut Findings, ctx: &Ctx, bug: Option<ScaleBug>) {
     let mut rng = ctx.rng();
     let units = 1000;
@@ -151,7 +156,7 @@ fn kernel_mean(f: &mut Findings, ctx: &Ctx, bug: Option<ScaleBug>) {
     let w: Vec<f32> = (0..units)
         .map(|_| uniform(&mut rng, 0.0, 1.0) as f32)
         .collect();
-    let b = 1.0f64;
+    let b = 10.0f64;
     let d = dropout(P as f32, Scaling::Standard);
     let draws = ctx.size(1000, 20_000);
     let (mut out, mut mask) = (vec![0.0f32; units], Mask::new(units));
@@ -173,21 +178,23 @@ fn kernel_mean(f: &mut Findings, ctx: &Ctx, bug: Option<ScaleBug>) {
     let mut scaled = w.clone();
     d.scale_outgoing_weights(&mut scaled);
     let raw = |factor: f64| -> Vec<f64> { w.iter().map(|&wj| factor * f64::from(wj)).collect() };
-    let (weights, bias): (Vec<f64>, f64) = match bug {
-        None | Some(ScaleBug::IncomingInstead) => {
-            (scaled.iter().map(|&v| f64::from(v)).collect(), b)
-        }
-        Some(ScaleBug::OneMinusP) => (raw(1.0 - P), b),
-        Some(ScaleBug::InverseP) => (raw(1.0 / P), b),
-        Some(ScaleBug::BiasScaled) => (raw(P), P * b),
-        Some(ScaleBug::Forgotten) => (raw(1.0), b),
+    let test_value = |bug: Option<ScaleBug>| -> f64 {
+        let (weights, bias): (Vec<f64>, f64) = match bug {
+            None | Some(ScaleBug::IncomingInstead) => {
+                (scaled.iter().map(|&v| f64::from(v)).collect(), b)
+            }
+            Some(ScaleBug::OneMinusP) => (raw(1.0 - P), b),
+            Some(ScaleBug::InverseP) => (raw(1.0 / P), b),
+            Some(ScaleBug::BiasScaled) => (raw(P), P * b),
+            Some(ScaleBug::Forgotten) => (raw(1.0), b),
+        };
+        weights
+            .iter()
+            .zip(&o)
+            .map(|(wj, &oj)| wj * f64::from(oj))
+            .sum::<f64>()
+            + bias
     };
-    let test: f64 = weights
-        .iter()
-        .zip(&o)
-        .map(|(wj, &oj)| wj * f64::from(oj))
-        .sum::<f64>()
-        + bias;
     let variance: f64 = P
         * (1.0 - P)
         * w.iter()
@@ -195,17 +202,38 @@ fn kernel_mean(f: &mut Findings, ctx: &Ctx, bug: Option<ScaleBug>) {
             .map(|(&wj, &oj)| (f64::from(wj) * f64::from(oj)).powi(2))
             .sum::<f64>();
     let se = (variance / draws as f64).sqrt();
-    // Power: the smallest planted shift of the mean is the scaled bias, (1−p)·b = 0.2.
+    // Power: each variant's own shift of the predicted mean, in standard errors; on our
+    // code, the weakest variant this test sees (the incoming-weight bug leaves this layer's
+    // value unchanged and is the enumeration's to reject).
+    let shift = |b: ScaleBug| (test_value(Some(b)) - test_value(None)).abs() / se;
+    let power = match bug {
+        Some(ScaleBug::IncomingInstead) => Power::new(
+            crate::stats::ALPHA,
+            "the incoming-weight bug does not move this layer's value (no shift: power α); the \
+             enumeration rejects it",
+        ),
+        Some(b) => super::z_power(shift(b), "this variant's shift of the mean"),
+        None => {
+            let (b, name) = [
+                (ScaleBug::OneMinusP, "weights × (1 − p)"),
+                (ScaleBug::InverseP, "weights × 1/p"),
+                (ScaleBug::BiasScaled, "bias scaled by p"),
+                (ScaleBug::Forgotten, "scaling forgotten"),
+            ]
+            .into_iter()
+            .min_by(|a, b| shift(a.0).total_cmp(&shift(b.0)))
+            .expect("variants");
+            super::z_power(shift(b), format!("the weakest shift ({name})"))
+        }
+    };
     f.test(
         format!(
             "kernel masks, J = {units}: mean of W2ᵀ(r∘O) + b over {draws} draws = test-time value"
         ),
-        z_test_mean(&m, test, variance).expect("positive variance"),
+        z_test_mean(&m, test_value(bug), variance).expect("positive variance"),
         ALPHA,
-        Power::new(f64::NAN, format!(
-            "smallest planted shift (bias × p): 0.2 = {:.0} standard errors; power ≥ 0.999 needs 8",
-            0.2 / se
-        )),);
+        power,
+    );
 }
 
 // ANCHOR_END: drop_scale
@@ -422,7 +450,7 @@ pub(super) fn drop_inverted() -> Claim {
                 worst,
                 IDENTITY_TOL,
                 n,
-                "a few roundings per term (p·w, /p) over 10 terms of order one (CLAIMS.md §4)",
+                "a few roundings per term (p·w, /p) over 10 terms of order one (conventions appendix, Tolerances)",
             );
             let (worst, n) = worst_gap(tested);
             f.bound(
@@ -430,7 +458,7 @@ pub(super) fn drop_inverted() -> Claim {
                 worst,
                 IDENTITY_TOL,
                 n,
-                "one rounding per term; identical products when w' = p·w (CLAIMS.md §4)",
+                "one rounding per term; identical products when w' = p·w (conventions appendix, Tolerances)",
             );
             let (worst, n) = worst_gap(expected);
             f.bound(
@@ -441,7 +469,7 @@ pub(super) fn drop_inverted() -> Claim {
                 LONG_SUM_WHY,
             );
             kernel_matches_literal(&mut f, ctx);
-            inverted_kernel_mean(&mut f, ctx, train);
+            inverted_kernel_mean(&mut f, ctx, train, bug);
             f
         },
     )
@@ -451,7 +479,7 @@ pub(super) fn drop_inverted() -> Claim {
 /// a = Σ_j W_j·y_j + b, y = r∘O·s, equals the undropped Σ_j W_j·O_j + b (z-test, variance
 /// (1−p)/p·Σ W_j²O_j² known exactly). `train` is the training factor under test; the kernel's
 /// output is rescaled from its 1/p to it.
-fn inverted_kernel_mean(f: &mut Findings, ctx: &Ctx, train: f64) {
+fn inverted_kernel_mean(f: &mut Findings, ctx: &Ctx, train: f64, bug: Option<InvertedBug>) {
     let mut rng = ctx.rng();
     let units = 1000;
     let o: Vec<f32> = (0..units)
@@ -493,17 +521,40 @@ fn inverted_kernel_mean(f: &mut Findings, ctx: &Ctx, train: f64) {
         .sum::<f64>()
         + b;
     let variance = (1.0 - P) / P * c2;
-    // Power: the smallest planted shift, the 1/p forgotten, moves the mean by (1 − p)·Σ W O
-    // ≈ 0.2·250 = 50, against a standard error of √(0.25·Σ W²O²/M) < 0.2.
-    let shift = (1.0 - P) * (undropped - b);
+    // Power: a training factor t instead of 1/p moves the mean by (t·p − 1)·Σ W O (Σ W O ≈
+    // 250 here) against a standard error √(0.25·Σ W²O²/M) < 0.2: the weakest variant seen
+    // here, the 1/p forgotten (t = 1), is about 0.2·250/0.17 ≈ 290 standard errors away at
+    // M = 1000. Dividing at test time as well leaves training alone (the prediction identity
+    // rejects it).
+    let sum_wo = undropped - b;
+    let shift = |t: f64| ((t * P - 1.0) * sum_wo).abs() / (variance / draws as f64).sqrt();
+    let power = match bug {
+        Some(InvertedBug::DividedAtTestToo) => Power::new(
+            crate::stats::ALPHA,
+            "dividing at test time too leaves the training factor alone (no shift: power α); \
+             the prediction identity rejects it",
+        ),
+        Some(b) => super::z_power(
+            shift(inverted_factors(Some(b)).0),
+            "this variant's training factor",
+        ),
+        None => [
+            InvertedBug::TimesP,
+            InvertedBug::OneMinusP,
+            InvertedBug::Forgotten,
+        ]
+        .into_iter()
+        .map(|b| shift(inverted_factors(Some(b)).0))
+        .min_by(f64::total_cmp)
+        .map(|e| super::z_power(e, "the weakest shift (the 1/p forgotten)"))
+        .expect("variants"),
+    };
     f.test(
         format!("kernel masks, J = {units}: mean inverted pre-activation over {draws} draws = the undropped one"),
         z_test_mean(&m, undropped, variance).expect("positive variance"),
         ALPHA,
-        Power::new(f64::NAN, format!(
-            "smallest planted shift (1/p forgotten): {:.0} standard errors; power ≈ 1",
-            shift / (variance / draws as f64).sqrt()
-        )),);
+        power,
+    );
 }
 
 /// The f32 kernel against the literal f64 derivation given the kernel's own mask, at several
