@@ -178,7 +178,7 @@ fn ln_bwd() -> Claim {
     Claim::checked(
         "LN-BWD",
         "layer_norm",
-        "beyond the post",
+        "tests/your_own.rs",
         "∂ℓ/∂(x, γ, β) of LayerNorm is the vector–Jacobian product of its forward pass for a \
          random non-uniform upstream gradient (central differences, the scaled band)",
         PostVerdict::Extension,
@@ -217,11 +217,13 @@ fn ln_bwd() -> Claim {
                 cases.push((check_vjp(y, &theta, &u, &vjp).expect("lengths agree"), d, m));
             }
             let bad = |c: &GradientCheck| if c.nonfinite > 0 { f64::MAX } else { c.ratio };
+            let n = cases.len();
             let (worst, d, m) = (cases.into_iter())
                 .max_by(|a, b| bad(&a.0).total_cmp(&bad(&b.0)))
                 .expect("at least one batch");
             let mut findings = Findings::default();
-            let what = format!("backward vs central differences, worst batch d = {d}, m = {m}");
+            let what =
+                format!("backward vs central differences, worst of {n} batches: d = {d}, m = {m}");
             findings.gradient(what, &worst);
             findings
         },
@@ -290,7 +292,7 @@ fn ln_f32() -> Claim {
     Claim::checked(
         "LN-F32",
         "layer_norm",
-        "beyond the post",
+        "tests/your_own.rs",
         "the f32 kernel's y is within the bound derived from its operation count of the f64 \
          layer run on the same f32 inputs, for widths d from 2 to 768, offsets up to ±4 and \
          spreads from 0.01 to 4",
@@ -425,7 +427,7 @@ fn ln_stat() -> Claim {
     Claim::checked(
         "LN-STAT",
         "layer_norm",
-        "beyond the post",
+        "tests/your_own.rs",
         "for d = 4 features drawn i.i.d. N(μ, σ²) with ε/σ² ≤ 1e-7, each x̂_j is uniform on \
          [−√3, √3] (x̂_j²/3 ~ Beta(½, 1)); every sample has Σ x̂ = 0 and mean x̂² = σ²/(σ² + ε)",
         PostVerdict::Extension,
