@@ -37,6 +37,10 @@ pub fn normalise(x: &[f64], eps: f64) -> (Vec<f64>, f64) {
 }
 
 impl LayerNorm {
+    pub fn new(gamma: Vec<f64>, beta: Vec<f64>, eps: f64) -> Self {
+        Self { gamma, beta, eps }
+    }
+
     /// y for a batch x.
     pub fn forward(&self, x: &[f64]) -> Vec<f64> {
         let mut y = Vec::with_capacity(x.len());
@@ -141,7 +145,7 @@ fn transpose<T: Copy>(x: &[T], d: usize) -> Vec<T> {
 }
 // ANCHOR_END: inputs
 
-// ANCHOR: ln_bwd
+// ANCHOR: bwd_bugs
 #[derive(Clone, Copy, PartialEq)]
 enum BwdBug {
     DropsMeanGhX,
@@ -174,6 +178,9 @@ fn backward(bug: Option<BwdBug>, ln: &LayerNorm, x: &[f64], g: &[f64]) -> Vec<f6
     grads
 }
 
+// ANCHOR_END: bwd_bugs
+
+// ANCHOR: ln_bwd
 fn ln_bwd() -> Claim {
     Claim::checked(
         "LN-BWD",
@@ -202,11 +209,8 @@ fn ln_bwd() -> Claim {
                 // changes no gradient and only adds rounding noise to the differences.
                 let mut theta = batch(&mut rng, m, d, 0.0, (-1.0, 0.5));
                 theta.extend((0..2 * d).map(|_| rng.random_range(-2.0..2.0)));
-                let layer = |t: &[f64]| LayerNorm {
-                    gamma: t[n..n + d].to_vec(),
-                    beta: t[n + d..].to_vec(),
-                    eps: 1e-5,
-                };
+                let layer =
+                    |t: &[f64]| LayerNorm::new(t[n..n + d].to_vec(), t[n + d..].to_vec(), 1e-5);
                 let y = |t: &[f64]| layer(t).forward(&t[..n]);
                 // A random upstream, scaled so that the terms of u·y add up to at most 1: the
                 // band's absolute term 1e-9 is derived for a differenced function that size.
@@ -253,7 +257,7 @@ fn f32_bound(d: usize, mean_abs_x: f64, r: f64, gamma: f64, x_hat: f64, y: f64) 
 }
 // ANCHOR_END: f32_bound
 
-// ANCHOR: ln_f32
+// ANCHOR: f32_bugs
 #[derive(Clone, Copy, PartialEq)]
 enum F32Bug {
     OnePassVariance,
@@ -288,6 +292,9 @@ fn kernel(bug: Option<F32Bug>, x: &[f32], gamma: &[f32], beta: &[f32], eps: f32)
     y
 }
 
+// ANCHOR_END: f32_bugs
+
+// ANCHOR: ln_f32
 fn ln_f32() -> Claim {
     Claim::checked(
         "LN-F32",
@@ -317,11 +324,7 @@ fn ln_f32() -> Claim {
                 let fast = kernel(bug, &x, &gamma, &beta, eps);
                 let wide = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
                 let (x, eps) = (wide(&x), f64::from(eps));
-                let ln = LayerNorm {
-                    gamma: wide(&gamma),
-                    beta: wide(&beta),
-                    eps,
-                };
+                let ln = LayerNorm::new(wide(&gamma), wide(&beta), eps);
                 let exact = ln.forward(&x);
                 for (s, sample) in x.chunks(d).enumerate() {
                     let (h, r) = normalise(sample, eps);
@@ -346,7 +349,7 @@ fn ln_f32() -> Claim {
 }
 // ANCHOR_END: ln_f32
 
-// ANCHOR: ln_stat_law
+// ANCHOR: stat_law
 /// The law the claim tests: x̂_j of d = 4 Gaussian features is uniform on [−√3, √3].
 fn uniform_cdf(t: f64) -> f64 {
     ((t + 3f64.sqrt()) / (2.0 * 3f64.sqrt())).clamp(0.0, 1.0)
@@ -390,9 +393,9 @@ fn dkw_power(n: u64, distance: f64, against: &str) -> Power {
         format!("{against}: sup|F − F₀| = {distance:.4}"),
     )
 }
-// ANCHOR_END: ln_stat_law
+// ANCHOR_END: stat_law
 
-// ANCHOR: ln_stat
+// ANCHOR: stat_bugs
 #[derive(Clone, Copy, PartialEq)]
 enum StatBug {
     UnbiasedVariance,
@@ -405,11 +408,7 @@ fn forward(bug: Option<StatBug>, ln: &LayerNorm, x: &[f64]) -> Vec<f64> {
     match bug {
         None => ln.forward(x),
         Some(StatBug::BatchAxis) => {
-            let over_batch = LayerNorm {
-                gamma: vec![1.0; m],
-                beta: vec![0.0; m],
-                eps: ln.eps,
-            };
+            let over_batch = LayerNorm::new(vec![1.0; m], vec![0.0; m], ln.eps);
             transpose(&over_batch.forward(&transpose(x, d)), m)
         }
         Some(StatBug::UnbiasedVariance) => x
@@ -423,6 +422,9 @@ fn forward(bug: Option<StatBug>, ln: &LayerNorm, x: &[f64]) -> Vec<f64> {
     }
 }
 
+// ANCHOR_END: stat_bugs
+
+// ANCHOR: ln_stat
 fn ln_stat() -> Claim {
     Claim::checked(
         "LN-STAT",
@@ -443,11 +445,7 @@ fn ln_stat() -> Claim {
         ],
         |bug, ctx: &Ctx| {
             let (d, m, n) = (4, 8, stat_sample_size());
-            let ln = LayerNorm {
-                gamma: vec![1.0; d],
-                beta: vec![0.0; d],
-                eps: 1e-5,
-            };
+            let ln = LayerNorm::new(vec![1.0; d], vec![0.0; d], 1e-5);
             let (mut rng, mut units, mut exact) = (ctx.rng(), Vec::new(), MaxError::default());
             for _ in 0..n {
                 // One batch: 8 samples sharing a mean in ±100 and a spread 10^U(1, 3).
@@ -470,21 +468,12 @@ fn ln_stat() -> Claim {
             }
             let power = match bug {
                 None => Power::none(),
-                Some(StatBug::UnbiasedVariance) => {
-                    dkw_power(n, unbiased_distance(), "U[−1.5, 1.5]")
-                }
-                Some(StatBug::BatchAxis) => {
-                    dkw_power(n, batch_axis_distance(), "the law over a batch of 8")
-                }
+                Some(StatBug::UnbiasedVariance) => dkw_power(n, unbiased_distance(), "÷ (d − 1)"),
+                Some(StatBug::BatchAxis) => dkw_power(n, batch_axis_distance(), "over 8 samples"),
             };
             let mut findings = Findings::default();
             let outcome = ks_dkw(&mut units, uniform_cdf).expect("a non-empty sample");
-            findings.test(
-                "law of x̂₁, one per batch, vs U[−√3, √3]",
-                outcome,
-                ALPHA,
-                power,
-            );
+            findings.test("law of x̂₁ (one per batch)", outcome, ALPHA, power);
             findings.max_error(
                 "per sample Σ x̂ = 0, mean x̂² = σ²/(σ²+ε)",
                 &exact,
@@ -512,6 +501,9 @@ fn run(claim: &str, options: &str) -> u8 {
     runner::run(&suite(), args.split_whitespace())
 }
 
+// ANCHOR_END: suite
+
+// ANCHOR: tests
 #[test]
 fn ln_bwd_holds() {
     assert_eq!(run("LN-BWD", "--budget ci"), 0);
@@ -543,4 +535,4 @@ fn report() {
 fn seed_sweep() {
     assert_eq!(run("layer_norm", "--budget ci --seeds 0..100"), 0);
 }
-// ANCHOR_END: suite
+// ANCHOR_END: tests
