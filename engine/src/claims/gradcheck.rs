@@ -156,6 +156,16 @@ pub fn check_gradient(
 ) -> Result<GradientCheck> {
     check_lengths(theta, analytic, "analytic gradient")?;
     let value = f(theta);
+    gradient_with_scale(f, theta, analytic, value)
+}
+
+/// [`check_gradient`] with the band's absolute term scaled by `scale` instead of |f(θ)|.
+fn gradient_with_scale(
+    f: impl Fn(&[f64]) -> f64,
+    theta: &[f64],
+    analytic: &[f64],
+    scale: f64,
+) -> Result<GradientCheck> {
     let mut t = theta.to_vec();
     let numeric: Vec<f64> = (0..theta.len())
         .map(|i| {
@@ -170,12 +180,14 @@ pub fn check_gradient(
         .collect();
     Ok(GradientCheck::from_pairs(
         analytic.iter().copied().zip(numeric),
-        value,
+        scale,
     ))
 }
 
 /// Checks a layer's backward pass: for y = F(θ) and an upstream gradient u, the analytic
 /// vector–Jacobian product `vjp` = uᵀ·∂F/∂θ against the central differences of θ ↦ u·F(θ).
+/// The rounding error of that difference scales with Σ|uᵢ·Fᵢ(θ)|, not with |u·F(θ)| (a
+/// random-sign u makes the sum cancel), so the band's absolute term uses the former.
 ///
 /// Draw u with [`upstream`]: an upstream gradient of equal entries cancels whatever sums to
 /// zero over the outputs (the mean terms of a normalisation's backward pass, say), and then
@@ -191,9 +203,11 @@ pub fn check_vjp(
     vjp: &[f64],
 ) -> Result<GradientCheck> {
     check_lengths(theta, vjp, "vector-Jacobian product")?;
-    crate::error::check_len("upstream gradient", f(theta).len(), u.len())?;
+    let y = f(theta);
+    crate::error::check_len("upstream gradient", y.len(), u.len())?;
+    let scale = y.iter().zip(u).map(|(y, u)| (y * u).abs()).sum::<f64>();
     let dot = |t: &[f64]| f(t).iter().zip(u).map(|(y, u)| y * u).sum::<f64>();
-    check_gradient(dot, theta, vjp)
+    gradient_with_scale(dot, theta, vjp, scale)
 }
 
 /// An upstream gradient of `n` entries with distinct magnitudes and both signs: each entry
