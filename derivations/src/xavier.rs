@@ -5,7 +5,7 @@
 //! XAV-BWD-REC, XAV-BWD-VAR, XAV-22, XAV-CONFLICT, XAV-HM, XAV-UNIF-VAR, XAV-23, XAV-RELU,
 //! and the extensions EXT-HE, EXT-HE-TELESCOPE, EXT-SIGMOID-INIT, EXT-MEANFIELD-TANH.
 //!
-//! Conventions (CLAIMS.md §3): C2, W_i is J_i × J_{i+1}, so **J_i is the fan-in and J_{i+1}
+//! Conventions (the conventions appendix, book/src/conventions.md): C2, W_i is J_i × J_{i+1}, so **J_i is the fan-in and J_{i+1}
 //! the fan-out of W_i**; C5, "Var(O_i)" is the common variance of the units of layer i over
 //! the random weights and inputs. Widths are passed as slices with `widths[i − 1]` = J_i, so
 //! the formulas read index for index like the post.

@@ -1,7 +1,7 @@
 //! Weight initialisers: Xavier/Glorot (eq. (23) and its normal form), He/Kaiming, LeCun, the
 //! "standard" heuristic, and the naive N(0, σ²) of the depth experiment.
 //!
-//! **Fans (one convention, CLAIMS.md C2).** A weight matrix W_i is J_i × J_{i+1}, rows = the
+//! **Fans (one convention, conventions appendix, C2).** A weight matrix W_i is J_i × J_{i+1}, rows = the
 //! source layer, columns = the destination layer, as [`crate::backprop::Dense`] stores it
 //! (Z = Wᵀ·A). So `fan_in = nrows` (J_i) and `fan_out = ncols` (J_{i+1}). A matrix with no
 //! rows or no columns is refused with a typed error.
@@ -204,6 +204,24 @@ impl Distribution {
             Distribution::Normal { std } => std * std,
             Distribution::TruncatedNormal { std } => {
                 std * std * TRUNCATED_STD_FACTOR * TRUNCATED_STD_FACTOR
+            }
+        }
+    }
+
+    /// The excess kurtosis μ₄/σ⁴ − 3 of one draw: −6/5 for a uniform (μ₄ = a⁴/5, σ² = a²/3),
+    /// 0 for a normal, m₄/m₂² − 3 for the normal cut at ±2σ (m₂ = 1 − 4φ(2)/Z,
+    /// m₄ = 3 − 28φ(2)/Z, Z = 2Φ(2) − 1). It sets the O(1/J) correction to the Gaussian law of
+    /// a pre-activation Σ_i W_i·O_i.
+    pub fn excess_kurtosis(self) -> f64 {
+        match self {
+            Distribution::Uniform { .. } => -1.2,
+            Distribution::Normal { .. } => 0.0,
+            Distribution::TruncatedNormal { .. } => {
+                let z = 2.0 * crate::stats::normal_cdf(2.0) - 1.0;
+                let phi2 = (-2.0f64).exp() / (2.0 * std::f64::consts::PI).sqrt();
+                let m2 = 1.0 - 4.0 * phi2 / z;
+                let m4 = 3.0 - 28.0 * phi2 / z;
+                m4 / (m2 * m2) - 3.0
             }
         }
     }

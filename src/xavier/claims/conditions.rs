@@ -8,13 +8,13 @@
 use nalgebra::{DMatrix, DVector};
 use rand_chacha::ChaCha8Rng;
 
-use super::{ROOM, chi_power, chi_square_sum, gaussian, power_note, stream};
+use super::{ROOM, chi_power, chi_square_sum, gaussian, power, stated, stream};
 use crate::claims::{Claim, Findings, Planted, PostVerdict, Power};
 use crate::stats::{ALPHA, Moments, z_test_mean};
 use crate::xavier::init::{Distribution, Fans, Init};
 use derivations::xavier as spec;
 
-/// Non-square widths where the fans differ by 4 and 8 (CLAIMS.md XAV-FWD-REC).
+/// Non-square widths where the fans differ by 4 and 8 (the catalogue's XAV-FWD-REC).
 pub(super) const CHAIN: [usize; 3] = [64, 256, 32];
 
 /// A J_in × J_out weight matrix drawn from `d`, in f64.
@@ -66,16 +66,27 @@ pub(super) fn forward_chi(
         .collect()
 }
 
-/// Records every layer's forward χ² test.
-fn record_chi(f: &mut Findings, what: &str, chis: &[(f64, u64)], ratios: &[f64]) {
+/// Records every layer's forward χ² test, with its power against `power_of(layer)`.
+fn record_chi(
+    f: &mut Findings,
+    what: &str,
+    chis: &[(f64, u64)],
+    power_of: impl Fn(usize, u64) -> Power,
+) {
     for (i, &(t, k)) in chis.iter().enumerate() {
         f.test(
             format!("{what}, W_{}", i + 1),
             chi_square_sum(t, k),
             ALPHA,
-            Power::new(f64::NAN, chi_power(k, ratios)),
+            power_of(i, k),
         );
     }
+}
+
+/// The effect, in SE, of a planted ratio r of a mean whose SE under the claim is `se`: the
+/// variant's own SD scales with r, so |r − 1| is measured in max(1, r)·se (conservative).
+fn ratio_effect(ratio: f64, se: f64) -> f64 {
+    (ratio - 1.0).abs() / (ratio.max(1.0) * se)
 }
 
 // ---------------------------------------------------------------- XAV-19
@@ -127,19 +138,28 @@ pub(super) fn xav_19() -> Claim {
                 second *= 1.0 + 2.0 / w[l + 1] as f64;
                 let var = second - 1.0;
                 // The planted gains J_i/J_{i+1} compound to 1/4, 2, 1/2, then 1 at layer 5:
-                // the telescoped product hides the bug there, the other layers reject it.
+                // the telescoped product hides the bug there, the other layers reject it
+                // (CI: R = 200, 120 SE at layer 2).
                 let planted = w[0] as f64 / w[l + 1] as f64;
                 let se = (var / reps as f64).sqrt();
                 f.test(
                     format!("E[ms(O_{})/ms(x)] = 1", l + 2),
                     z_test_mean(m, 1.0, var).expect("valid"),
                     ALPHA,
-                    Power::new(
-                        f64::NAN,
-                        power_note(
-                            &format!("R = {reps}, planted gain {planted}"),
-                            [(planted - 1.0).abs() / se].into_iter(),
-                        ),
+                    // At layer 5 the planted gain is 1: nothing to reject there.
+                    stated(
+                        bug,
+                        if planted == 1.0 {
+                            &[][..]
+                        } else {
+                            &[GoalBug::FanOut][..]
+                        },
+                        |_| {
+                            power(
+                                ratio_effect(planted, se),
+                                format!("Var(W_i) = 1/J_{{i+1}}: gain {planted} at this layer"),
+                            )
+                        },
                     ),
                 );
             }
@@ -207,12 +227,18 @@ pub(super) fn xav_fwd_rec() -> Claim {
             let mut f = Findings::default();
             let dists = drawn.map(normal);
             let chis = forward_chi(&CHAIN, &dists, reps, &mut stream(ctx, 0), predict);
-            // Planted ratios: fan-out 1/4 and 8; LeCun 2.5 and 0.5625.
+            // Planted ratios (truth/recursion) per layer: fan-out 1/4 and 8; LeCun 2.5 and
+            // 0.5625 (CI: k = 12800 and 1600; the weakest, LeCun at W_2, 12.4 SE).
+            let ratio = |b: RecBug, i: usize| match b {
+                RecBug::FanOutInRecursion => CHAIN[i] as f64 / CHAIN[i + 1] as f64,
+                RecBug::LecunForXavier => spec::eq20_forward_variance(&CHAIN, i + 1) / claimed[i],
+            };
+            let variants = [RecBug::FanOutInRecursion, RecBug::LecunForXavier];
             record_chi(
                 &mut f,
                 "Gaussian weights: Σ O²/recursion ~ χ²",
                 &chis,
-                &[0.25, 8.0, 2.5, 0.5625],
+                |i, k| stated(bug, &variants, |b| chi_power(k, ratio(b, i), "the variant")),
             );
             // Uniform weights (eq. (23)'s form): the per-unit ratio has mean exactly 1.
             let fans = |i: usize| Fans::new(CHAIN[i - 1], CHAIN[i]).expect("non-zero");
@@ -223,6 +249,10 @@ pub(super) fn xav_fwd_rec() -> Claim {
                 }
                 .distribution(fans(i))
                 .expect("valid")
+            };
+            let mean_ratio = |b: RecBug, i: usize| match b {
+                RecBug::FanOutInRecursion => CHAIN[i] as f64 / CHAIN[i + 1] as f64,
+                RecBug::LecunForXavier => spec::eq20_forward_variance(&CHAIN, i + 1) / claimed[i],
             };
             let mut rng = stream(ctx, 1);
             let mut ratio = [Moments::new(), Moments::new()];
@@ -235,21 +265,19 @@ pub(super) fn xav_fwd_rec() -> Claim {
                     o = next;
                 }
             }
-            // Planted per-unit means: fan-out 1/4 and 8, LeCun 2.5 and 0.5625; the per-unit
-            // SD under the claim is about √2 (a near-Gaussian IN squared).
-            for (i, (m, weakest)) in ratio.iter().zip([0.75, 0.4375]).enumerate() {
+            // Planted per-unit means: the same ratios as above; the per-unit SD under the
+            // claim is about √2 (a near-Gaussian IN squared), so SE = √(2/n) (CI: n = 12800
+            // and 1600; LeCun at W_2: 12.4 SE).
+            for (i, m) in ratio.iter().enumerate() {
                 let se = (2.0 / m.count() as f64).sqrt();
                 f.test(
                     format!("uniform weights, W_{}: E[O_{{i,k}}²/recursion] = 1", i + 1),
                     z_test_mean(m, 1.0, m.variance_unbiased()).expect("valid"),
                     ALPHA,
-                    Power::new(
-                        f64::NAN,
-                        power_note(
-                            &format!("n = {} units", m.count()),
-                            [weakest / se].into_iter(),
-                        ),
-                    ),
+                    stated(bug, &variants, |b| {
+                        let r = mean_ratio(b, i);
+                        power(ratio_effect(r, se), format!("mean {r:.4}"))
+                    }),
                 );
             }
             f
@@ -320,15 +348,23 @@ pub(super) fn xav_fwd_unroll() -> Claim {
                 second *= 1.0 + 2.0 / w[l + 1] as f64;
                 let var = second - 1.0;
                 let se = (var / reps as f64).sqrt();
-                // Planted: fan-out products 4, 1/2, 2; LeCun 2.5, 1.41, 3.52.
+                // Planted ratios (truth/prediction) at this layer: the fan-out product gives
+                // J_1/J_{l+1} = 1/4, 2, 1/2; LeCun's draws Π (J_i + J_{i+1})/(2J_i) = 2.5, 1.41,
+                // 3.52 (CI: R = 200; the weakest, LeCun at layer 3, 19 SE).
+                let planted = |b: UnrollBug| match b {
+                    UnrollBug::FanOut => w[0] as f64 / w[l + 1] as f64,
+                    UnrollBug::LecunForXavier => (1..=l + 1)
+                        .map(|i| spec::eq20_forward_variance(w, i) / claimed[i - 1])
+                        .product(),
+                };
                 f.test(
                     format!("E[ms(O_{})/ms(x)] / Π_l J_l·Var(W_l) = 1", l + 2),
                     z_test_mean(m, 1.0, var).expect("valid"),
                     ALPHA,
-                    Power::new(
-                        f64::NAN,
-                        power_note(&format!("R = {reps}"), [0.41 / se].into_iter()),
-                    ),
+                    stated(bug, &[UnrollBug::FanOut, UnrollBug::LecunForXavier], |b| {
+                        let r = planted(b);
+                        power(ratio_effect(r, se), format!("ratio {r:.3} at this layer"))
+                    }),
                 );
             }
             f
@@ -370,11 +406,20 @@ pub(super) fn xav_20() -> Claim {
                 ms_prev
             });
             let mut f = Findings::default();
+            // The fan-out variance: gains 1/4 and 8 (CI: k = 12800 and 1600, 106 and 31 SE).
             record_chi(
                 &mut f,
                 "gain 1: Σ O_{i+1}²/ms(O_i) ~ χ²",
                 &chis,
-                &[0.25, 8.0],
+                |i, k| {
+                    stated(bug, &[Eq20Bug::FanOut], |_| {
+                        chi_power(
+                            k,
+                            CHAIN[i] as f64 / CHAIN[i + 1] as f64,
+                            "J_{i+1}·Var(W_i) = 1",
+                        )
+                    })
+                },
             );
             f
         },

@@ -1,15 +1,15 @@
-//! The other initialisers of CLAIMS.md §13: LeCun's fan-in rule, Glorot-normal and its
+//! The other initialisers of the catalogue appendix's extensions: LeCun's fan-in rule, Glorot-normal and its
 //! truncated form, and Glorot and Bengio's "standard" heuristic.
 
 use nalgebra::DMatrix;
 use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 
 use super::conditions::{CHAIN, draw, forward_chi};
-use super::{ROOM, chi_power, chi_square_sum, gaussian, power_note, stream};
+use super::{ROOM, chi_power, chi_square_sum, dkw_power, gaussian, power, stated, stream};
 use crate::claims::{
-    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, identity_error,
+    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, identity_error,
 };
-use crate::stats::{ALPHA, Moments, dkw_radius, ks_dkw, z_test_mean, z_test_variance};
+use crate::stats::{ALPHA, Moments, ks_dkw, z_test_mean, z_test_variance};
 use crate::xavier::init::{Distribution, Fans, Init, TRUNCATED_STD_FACTOR};
 use derivations::xavier as spec;
 
@@ -88,7 +88,10 @@ pub(super) fn ext_lecun() -> Claim {
                     format!("LecunNormal, W_{}: gain 1 (χ²)", i + 1),
                     chi_square_sum(t, k),
                     ALPHA,
-                    Power::new(f64::NAN, chi_power(k, &[0.25, 8.0])),
+                    // The fan-out: gains J_i/J_{i+1} = 1/4 and 8 (CI: k = 12800 and 1600).
+                    stated(bug, &[LecunBug::FanOut], |_| {
+                        chi_power(k, CHAIN[i] as f64 / CHAIN[i + 1] as f64, "1/J_{i+1}")
+                    }),
                 );
             }
             let big = Fans::new(300, 100).expect("non-zero");
@@ -102,18 +105,22 @@ pub(super) fn ext_lecun() -> Claim {
                 m.extend(w.iter().map(|&x| f64::from(x)));
             }
             let target = 1.0 / 300.0;
+            // Relative SE of the sample variance: √((μ₄/σ⁴ − 1)/N) = √(0.8/N) for a uniform.
+            // Planted variance ratios: √6 doubles it (CI: N = 30000, 97 SE), the fan-out
+            // (√(3/100) for √(3/300)) triples it; each variant's SD scales with its variance.
             let se = (0.8 / m.count() as f64).sqrt();
+            let ratio = |b: LecunBug| match b {
+                LecunBug::Sqrt6 => 2.0,
+                LecunBug::FanOut => 3.0,
+            };
             f.test(
                 "LecunUniform on 300 × 100: variance 1/J_i (μ₄ = b⁴/5)",
                 z_test_variance(&m, target, 9.0 * target * target / 5.0).expect("valid"),
                 ALPHA,
-                Power::new(
-                    f64::NAN,
-                    power_note(
-                        &format!("N = {}", m.count()),
-                        [1.0 / se].into_iter(), // √6: variance ×2
-                    ),
-                ),
+                stated(bug, &[LecunBug::Sqrt6, LecunBug::FanOut], |b| {
+                    let r = ratio(b);
+                    power((r - 1.0) / (r * se), format!("variance ×{r}"))
+                }),
             );
             f
         },
@@ -214,30 +221,66 @@ pub(super) fn ext_xav_normal() -> Claim {
                 crate::stats::chi_square_variance(mp.variance_unbiased(), n as u64, target)
                     .expect("valid"),
                 ALPHA,
-                Power::new(f64::NAN, chi_power(n as u64, &[3.0, 0.005])),
+                // Planted variance ratios: the variance as the std (target, 0.005), √6 (3);
+                // the truncation bug leaves the untruncated draw alone.
+                stated(bug, &[NormalBug::VarianceAsStd, NormalBug::Sqrt6], |b| {
+                    let r = match b {
+                        NormalBug::VarianceAsStd => target,
+                        NormalBug::Sqrt6 => 3.0,
+                        NormalBug::UnscaledTruncation => 1.0,
+                    };
+                    chi_power(n as u64, r, "the variant's std")
+                }),
             );
             // Truncated: σ_t = target std / 0.8796; variance target, μ₄ = m4·σ_t⁴.
             let sigma = target.sqrt() / TRUNCATED_STD_FACTOR;
             let mc = Moments::from_slice(&cut);
             let se = ((m4 / (m2 * m2) - 1.0) / n as f64).sqrt();
+            // Each variant's variance ratio on the truncated draw: the missing rescaling keeps
+            // 0.7737 of it (CI: N = 30000, 33 SE); the others scale σ (target and 3).
+            let truncated_ratio = |b: NormalBug| match b {
+                NormalBug::UnscaledTruncation => m2,
+                NormalBug::VarianceAsStd => target,
+                NormalBug::Sqrt6 => 3.0,
+            };
+            let all = [
+                NormalBug::VarianceAsStd,
+                NormalBug::UnscaledTruncation,
+                NormalBug::Sqrt6,
+            ];
             f.test(
                 "truncated: variance = 2/(J_i + J_{i+1}) (known μ₄)",
                 z_test_variance(&mc, target, m4 * sigma.powi(4)).expect("valid"),
                 ALPHA,
-                Power::new(
-                    f64::NAN,
-                    power_note(&format!("N = {n}"), [(1.0 - m2) / se].into_iter()),
-                ),
+                stated(bug, &all, |b| {
+                    let r = truncated_ratio(b);
+                    power(
+                        (r - 1.0).abs() / (r.max(1.0) * se),
+                        format!("variance ×{r:.4}"),
+                    )
+                }),
             );
             let cdf = |x: f64| ((nd.cdf(x / sigma) - nd.cdf(-2.0)) / z).clamp(0.0, 1.0);
+            // A variant draws the same law with σ·√ratio: its CDF's largest gap to ours, on a
+            // fine grid, is what DKW must see.
+            let gap = |b: NormalBug| {
+                let s2 = sigma * truncated_ratio(b).sqrt();
+                let theirs = |x: f64| ((nd.cdf(x / s2) - nd.cdf(-2.0)) / z).clamp(0.0, 1.0);
+                let reach = 2.0 * sigma.max(s2);
+                (0..=4000)
+                    .map(|i| {
+                        let x = -reach + 2.0 * reach * f64::from(i) / 4000.0;
+                        (cdf(x) - theirs(x)).abs()
+                    })
+                    .fold(0.0, f64::max)
+            };
             f.test(
                 "truncated: DKW against the ±2σ truncated normal CDF",
                 ks_dkw(&mut cut, cdf).expect("valid"),
                 ALPHA,
-                Power::new(
-                    f64::NAN,
-                    format!("radius {:.4} at N = {n}", dkw_radius(n as u64, ALPHA)),
-                ),
+                stated(bug, &all, |b| {
+                    dkw_power(n as u64, gap(b), "the variant's σ")
+                }),
             );
             f
         },
@@ -305,16 +348,25 @@ pub(super) fn ext_xav_std_heur() -> Claim {
                 gain.extend(z.iter().map(|x| x * x / (o.norm_squared() / j as f64)));
             }
             let n = gain.count();
-            // Per unit IN_k²/ms(o) ≈ (1/3)·χ²₁: SD ≈ 0.47; planted gains 1/(3J) and 1.
+            // Per unit IN_k²/ms(o) ≈ (1/3)·χ²₁: SD ≈ 0.47, SE √(2/9/n); planted gains 1/(3J)
+            // (the root missing) and 1 (LeCun's bound), whose SD scales with the gain (CI:
+            // n = 10240; LeCun 47 SE).
             let se = (2.0 / 9.0 / n as f64).sqrt();
+            let gain_of = |b: HeurBug| match b {
+                HeurBug::NoRoot => 1.0 / (3.0 * j as f64),
+                HeurBug::LecunBound => 1.0,
+            };
             f.test(
                 "linear layer: E[IN_k²/ms(o)] = 1/3",
                 z_test_mean(&gain, 1.0 / 3.0, gain.variance_unbiased()).expect("valid"),
                 ALPHA,
-                Power::new(
-                    f64::NAN,
-                    power_note(&format!("n = {n} units"), [(1.0 / 3.0) / se].into_iter()),
-                ),
+                stated(bug, &[HeurBug::NoRoot, HeurBug::LecunBound], |b| {
+                    let r = 3.0 * gain_of(b);
+                    power(
+                        (r - 1.0).abs() / (3.0 * r.max(1.0) * se),
+                        format!("gain {:.4}", gain_of(b)),
+                    )
+                }),
             );
             f
         },

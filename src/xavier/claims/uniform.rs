@@ -6,12 +6,12 @@ use nalgebra::DMatrix;
 use rand::Rng;
 use rand::rand_core::{RngCore, impls};
 
-use super::{ROOM, power_note, stream};
+use super::{ROOM, dkw_power, power, stated, stream};
 use crate::claims::{
-    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, identity_error,
+    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, identity_error,
 };
 use crate::simd::LANES;
-use crate::stats::{ALPHA, Moments, dkw_radius, ks_dkw, normal_cdf, z_test_mean, z_test_variance};
+use crate::stats::{ALPHA, Moments, ks_dkw, normal_cdf, z_critical, z_test_mean, z_test_variance};
 use crate::xavier::init::{Distribution, Fans, Init};
 use crate::xavier::kernel;
 use derivations::xavier as spec;
@@ -68,7 +68,7 @@ pub(super) fn xav_unif_var() -> Claim {
                 ),
                 &e,
                 IDENTITY_TOL,
-                "Simpson is exact for x²; a few roundings (CLAIMS.md §4)",
+                "Simpson is exact for x²; a few roundings (conventions appendix, Tolerances)",
             );
             // The kernel's support, enumerated: the words k·2⁹ give v = −1 + (2k + 1)·2⁻²³.
             // (2k + 1)² < 2⁴⁶ is an exact integer; their sum is exact in u128.
@@ -127,51 +127,141 @@ enum Eq23Bug {
     DoubleFanIn,
     NormalSameBound,
     NormalSameVariance,
+    Arcsine,
     HalfOpen,
     FanSwap,
 }
 
-/// CLAIMS.md's matrix: J_i × J_{i+1} = 300 × 100, so fan mix-ups show.
+/// The catalogue's matrix: J_i × J_{i+1} = 300 × 100, so fan mix-ups show.
 const FAN_IN: usize = 300;
 const FAN_OUT: usize = 100;
 
+/// What a variant draws from.
+#[derive(Clone, Copy)]
+enum Law {
+    /// One of the kernels' distributions.
+    Kernel(Distribution),
+    /// U[0, a]: the kernel's U[−a/2, a/2] shifted by a/2.
+    HalfOpen { a: f64 },
+    /// The arcsine law on [−c, c] (a symmetric Beta(½, ½) scaled): c·sin(πv/2), v the
+    /// kernel's U[−1, 1]. With c = a·√(2/3) its variance c²/2 is a²/3 and its support lies in
+    /// [−a, a]: a bug of shape alone.
+    Arcsine { c: f64 },
+}
+
+impl Law {
+    fn variance(self) -> f64 {
+        match self {
+            Law::Kernel(d) => d.variance(),
+            Law::HalfOpen { a } => a * a / 12.0,
+            Law::Arcsine { c } => c * c / 2.0,
+        }
+    }
+
+    fn mean(self) -> f64 {
+        match self {
+            Law::HalfOpen { a } => a / 2.0,
+            _ => 0.0,
+        }
+    }
+
+    /// The fourth central moment: b⁴/5 (uniform on [−b, b]), 3σ⁴, 3c⁴/8 (arcsine).
+    fn mu4(self) -> f64 {
+        match self {
+            Law::Kernel(Distribution::Uniform { bound }) => bound.powi(4) / 5.0,
+            Law::Kernel(Distribution::Normal { std }) => 3.0 * std.powi(4),
+            Law::Kernel(Distribution::TruncatedNormal { .. }) => f64::NAN,
+            Law::HalfOpen { a } => (a / 2.0).powi(4) / 5.0,
+            Law::Arcsine { c } => 3.0 * c.powi(4) / 8.0,
+        }
+    }
+
+    fn cdf(self, x: f64) -> f64 {
+        match self {
+            Law::Kernel(Distribution::Uniform { bound }) => {
+                ((x + bound) / (2.0 * bound)).clamp(0.0, 1.0)
+            }
+            Law::Kernel(Distribution::Normal { std }) => normal_cdf(x / std),
+            Law::Kernel(Distribution::TruncatedNormal { .. }) => f64::NAN,
+            Law::HalfOpen { a } => (x / a).clamp(0.0, 1.0),
+            Law::Arcsine { c } => {
+                if x <= -c {
+                    0.0
+                } else if x >= c {
+                    1.0
+                } else {
+                    0.5 + (x / c).asin() / std::f64::consts::PI
+                }
+            }
+        }
+    }
+
+    fn fill<R: RngCore>(self, out: &mut [f32], rng: &mut R) {
+        match self {
+            Law::Kernel(d) => d.fill(out, rng).expect("valid"),
+            Law::HalfOpen { a } => {
+                kernel::fill_uniform(out, (a / 2.0) as f32, rng).expect("valid");
+                out.iter_mut().for_each(|x| *x += (a / 2.0) as f32);
+            }
+            Law::Arcsine { c } => {
+                kernel::fill_uniform(out, 1.0, rng).expect("valid");
+                let half_pi = std::f32::consts::FRAC_PI_2;
+                out.iter_mut()
+                    .for_each(|x| *x = c as f32 * (half_pi * *x).sin());
+            }
+        }
+    }
+}
+
 /// The sampler under test: what each variant draws for a 300 × 100 matrix.
-fn sampler(bug: Option<Eq23Bug>) -> (Distribution, bool) {
+fn sampler(bug: Option<Eq23Bug>) -> Law {
     let (fi, fo) = (FAN_IN as f64, FAN_OUT as f64);
     let fans = Fans::new(FAN_IN, FAN_OUT).expect("non-zero");
     let xavier = Init::XavierUniform { gain: 1.0 };
     let a = spec::eq23_bound(&[FAN_IN, FAN_OUT], 1);
-    let uniform = |bound: f64| Distribution::Uniform { bound };
-    let d = match bug {
-        None => xavier.distribution(fans).expect("valid"),
+    let uniform = |bound: f64| Law::Kernel(Distribution::Uniform { bound });
+    match bug {
+        None => Law::Kernel(xavier.distribution(fans).expect("valid")),
         Some(Eq23Bug::Sqrt3) => uniform(3f64.sqrt() / (fi + fo).sqrt()),
         Some(Eq23Bug::NoRoot) => uniform(6f64.sqrt() / (fi + fo)),
         Some(Eq23Bug::ProductOfFans) => uniform((6.0 / (fi * fo)).sqrt()),
-        Some(Eq23Bug::LecunUniform) => Init::LecunUniform.distribution(fans).expect("valid"),
+        Some(Eq23Bug::LecunUniform) => {
+            Law::Kernel(Init::LecunUniform.distribution(fans).expect("valid"))
+        }
         Some(Eq23Bug::DoubleFanIn) => uniform(6f64.sqrt() / (2.0 * fi).sqrt()),
-        Some(Eq23Bug::NormalSameBound) => Distribution::Normal { std: a },
-        Some(Eq23Bug::NormalSameVariance) => Distribution::Normal {
+        Some(Eq23Bug::NormalSameBound) => Law::Kernel(Distribution::Normal { std: a }),
+        Some(Eq23Bug::NormalSameVariance) => Law::Kernel(Distribution::Normal {
             std: a / 3f64.sqrt(),
+        }),
+        Some(Eq23Bug::Arcsine) => Law::Arcsine {
+            c: a * (2.0f64 / 3.0).sqrt(),
         },
-        Some(Eq23Bug::HalfOpen) => uniform(a / 2.0),
-        Some(Eq23Bug::FanSwap) => xavier
-            .distribution(Fans::new(FAN_OUT, FAN_IN).expect("non-zero"))
-            .expect("valid"),
-    };
-    (d, matches!(bug, Some(Eq23Bug::HalfOpen)))
+        Some(Eq23Bug::HalfOpen) => Law::HalfOpen { a },
+        Some(Eq23Bug::FanSwap) => Law::Kernel(
+            xavier
+                .distribution(Fans::new(FAN_OUT, FAN_IN).expect("non-zero"))
+                .expect("valid"),
+        ),
+    }
 }
 
-/// Draws a `rows × cols` matrix from the variant's law for a 300 × 100 matrix (U[0, a] is
-/// U[−a/2, a/2] shifted by a/2).
+/// Draws a `rows × cols` matrix from the variant's law for a 300 × 100 matrix.
 fn sample<R: RngCore>(bug: Option<Eq23Bug>, rows: usize, cols: usize, rng: &mut R) -> DMatrix<f32> {
-    let (d, shift) = sampler(bug);
     let mut w = DMatrix::zeros(rows, cols);
-    d.fill(w.as_mut_slice(), rng).expect("valid");
-    if shift {
-        let a = spec::eq23_bound(&[FAN_IN, FAN_OUT], 1) as f32;
-        w.iter_mut().for_each(|x| *x += a / 2.0);
-    }
+    sampler(bug).fill(w.as_mut_slice(), rng);
     w
+}
+
+/// The effect, in SE of a z-test, of a variant whose statistic is shifted by `d` claimed SEs
+/// and spread `s` times as much: P(reject) ≈ Φ((d − z)/s), i.e. a shift of z + (d − z)/s
+/// unit SEs (= d when s ≤ 1, which we then keep as the lower bound).
+fn spread_effect(d: f64, s: f64) -> f64 {
+    if s <= 1.0 {
+        d
+    } else {
+        let z = z_critical(ALPHA);
+        z + (d - z) / s
+    }
 }
 
 /// A stub RNG whose words are known: a Weyl sequence.
@@ -234,29 +324,42 @@ pub(super) fn xav_23() -> Claim {
          of real draws match",
         PostVerdict::Correct,
         &[
-            (Eq23Bug::Sqrt3, Planted::bug("√3 instead of √6")),
+            (
+                Eq23Bug::Sqrt3,
+                Planted::bug("√3 instead of √6").by("(2) variance"),
+            ),
             (
                 Eq23Bug::NoRoot,
-                Planted::bug("a = √6/(J_i + J_{i+1}): the root missing"),
+                Planted::bug("a = √6/(J_i + J_{i+1}): the root missing").by("(1)"),
             ),
             (
                 Eq23Bug::ProductOfFans,
-                Planted::bug("a = √(6/(J_i·J_{i+1}))"),
+                Planted::bug("a = √(6/(J_i·J_{i+1}))").by("(1)"),
             ),
             (
                 Eq23Bug::LecunUniform,
-                Planted::bug("a = √(3/J_i), LeCun-uniform"),
+                Planted::bug("a = √(3/J_i), LeCun-uniform").by("(1)"),
             ),
             (
                 Eq23Bug::DoubleFanIn,
-                Planted::bug("the fans read from one dimension: 2·J_i"),
+                Planted::bug("the fans read from one dimension: 2·J_i").by("(1)"),
             ),
-            (Eq23Bug::NormalSameBound, Planted::bug("Normal(0, a²)")),
+            (
+                Eq23Bug::NormalSameBound,
+                Planted::bug("Normal(0, a²)").by("(3) support"),
+            ),
             (
                 Eq23Bug::NormalSameVariance,
-                Planted::bug("Normal(0, a²/3): same variance, wrong shape"),
+                Planted::bug("Normal(0, a²/3): same variance, wrong shape").by("(4) shape"),
             ),
-            (Eq23Bug::HalfOpen, Planted::bug("U[0, a]")),
+            (
+                Eq23Bug::Arcsine,
+                Planted::bug(
+                    "a·√(2/3)·sin(πv/2): bounded in [−a, a], same variance a²/3, wrong shape",
+                )
+                .by("(4) shape"),
+            ),
+            (Eq23Bug::HalfOpen, Planted::bug("U[0, a]").by("(5) mean")),
             (
                 Eq23Bug::FanSwap,
                 Planted::harmless("fan-in and fan-out swapped (the formula is symmetric)"),
@@ -265,6 +368,8 @@ pub(super) fn xav_23() -> Claim {
         |bug, ctx| {
             let a = spec::eq23_bound(&[FAN_IN, FAN_OUT], 1);
             let target = 2.0 / (FAN_IN + FAN_OUT) as f64;
+            let law = sampler(bug);
+            let ours = sampler(None);
             let mut f = Findings::default();
             // The statistical checks (2)–(5) come first, so a planted bug's headline shows
             // the statistical evidence that rejects it; the exact check (1) closes.
@@ -279,20 +384,24 @@ pub(super) fn xav_23() -> Claim {
             }
             let n = draws.len();
             let m = Moments::from_slice(&draws);
-            let se_rel = (0.8 / n as f64).sqrt();
+            // (2) The sample variance's SE under the claim: target·√((μ₄/σ⁴ − 1)/N) with
+            // μ₄/σ⁴ = 9/5. A variant shifts it by |σ_v² − target| and spreads it by its own
+            // √(μ₄ − σ⁴) (CI: N = 30000; √3: 97 SE).
+            let se_var = target * (0.8 / n as f64).sqrt();
+            let variance_power = |b: Eq23Bug| {
+                let v = sampler(Some(b));
+                let d = (v.variance() - target).abs() / se_var;
+                let sd = ((v.mu4() - v.variance().powi(2)) / n as f64).sqrt();
+                power(
+                    spread_effect(d, sd / se_var),
+                    format!("variance ×{:.4}", v.variance() / target),
+                )
+            };
             f.test(
                 "(2) variance = a²/3 (μ₄ = a⁴/5)",
                 z_test_variance(&m, target, a.powi(4) / 5.0).expect("valid"),
                 ALPHA,
-                // Planted variance ratios 1/2 (√3), 2/3 (LeCun, 2J_i), 3 (Normal(0, a²)),
-                // about 1/4 (U[0, a]), and far smaller ones; SE = target·√(0.8/N).
-                Power::new(
-                    f64::NAN,
-                    power_note(
-                        &format!("N = {n}, SE = {:.2}%", 100.0 * se_rel),
-                        [1.0 / 3.0 / se_rel].into_iter(),
-                    ),
-                ),
+                stated(bug, &[Eq23Bug::Sqrt3], variance_power),
             );
             let max = draws.iter().fold(0.0f64, |acc, x| acc.max(x.abs()));
             f.bound(
@@ -308,48 +417,44 @@ pub(super) fn xav_23() -> Claim {
                 floor - max,
                 0.0,
                 n as u64,
-                "P(max|w| < a(1 − 20/N)) = (1 − 20/N)^N ≈ e⁻²⁰ for a correct sampler",
+                "P(max|w| < a(1 − 20/N)) = (1 − 20/N)^N ≤ e⁻²⁰ = 2e-9 for a correct sampler (a \
+                 chance premise, counted in the suite's budget)",
             );
+            // (4) DKW: each variant's CDF gap to U[−a, a], on a fine grid over [−3a, 3a].
+            let gap = |b: Eq23Bug| {
+                let v = sampler(Some(b));
+                (0..=12_000)
+                    .map(|i| {
+                        let x = -3.0 * a + 6.0 * a * f64::from(i) / 12_000.0;
+                        (ours.cdf(x) - v.cdf(x)).abs()
+                    })
+                    .fold(0.0, f64::max)
+            };
             let mut sorted = draws.clone();
-            let cdf = |x: f64| ((x + a) / (2.0 * a)).clamp(0.0, 1.0);
-            // sup|F_U − F_N| for the same-variance normal, on a fine grid.
-            let gap = (0..=4000)
-                .map(|i| {
-                    let x = -a + 2.0 * a * f64::from(i) / 4000.0;
-                    (cdf(x) - normal_cdf(x * 3f64.sqrt() / a)).abs()
-                })
-                .fold(0.0, f64::max);
-            let radius = dkw_radius(n as u64, ALPHA);
             f.test(
                 "(4) shape: DKW against U[−a, a]",
-                ks_dkw(&mut sorted, cdf).expect("valid"),
+                ks_dkw(&mut sorted, |x| ours.cdf(x)).expect("valid"),
                 ALPHA,
-                Power::new(f64::NAN, format!(
-                    "radius {radius:.4} at N = {n}; Normal(0, a²/3) sits {gap:.4} away, so it is \
-                     rejected whenever its own deviation is below {:.4} (probability ≥ 1 − 1e-6)",
-                    gap - radius
-                )),);
+                stated(bug, &[Eq23Bug::NormalSameVariance, Eq23Bug::Arcsine], |b| {
+                    dkw_power(n as u64, gap(b), "the variant's law")
+                }),
+            );
+            // (5) The mean's SE: √(a²/(3N)); U[0, a] has mean a/2 (CI: 150 SE; its own
+            // spread a/√12 is smaller, so that is a lower bound).
             let se = (a * a / 3.0 / n as f64).sqrt();
             f.test(
                 "(5) mean = 0",
                 z_test_mean(&m, 0.0, a * a / 3.0).expect("valid"),
                 ALPHA,
-                Power::new(
-                    f64::NAN,
-                    power_note(
-                        &format!("N = {n}; U[0, a] has mean a/2"),
-                        [a / 2.0 / se].into_iter(),
-                    ),
-                ),
+                stated(bug, &[Eq23Bug::HalfOpen], |b| {
+                    let mu = sampler(Some(b)).mean();
+                    power(mu / se, format!("mean {mu:.4}"))
+                }),
             );
-            // (1) Exact: the bound, and the values for known bits.
-            let bound = match sampler(bug) {
-                (Distribution::Uniform { bound }, false) => bound,
-                _ => f64::NAN,
-            };
+            // (1) Exact: the law's variance, and the values for known bits.
             f.bound(
-                "(1) a²/3 = 2/(J_i + J_{i+1}), relative",
-                identity_error(bound * bound / 3.0, target),
+                "(1) the sampler's variance = 2/(J_i + J_{i+1}), relative",
+                identity_error(law.variance(), target),
                 1e-15,
                 1,
                 "√ and two divisions in f64: a few ulp",
