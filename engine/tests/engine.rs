@@ -918,3 +918,43 @@ fn disagreements_about_post_variants_and_controls() {
             .contains("its decision is a refutation")
     );
 }
+
+#[test]
+fn the_bound_adds_its_three_terms() {
+    // Our code runs one test at α = 1e-6 (p = 0.5 passes); the planted bug is rejected by a
+    // test of power 0.999 (miss 1e-3); the experiment misses with 1 − 0.99²⁴.
+    let tested = Claim::checked(
+        "T",
+        "toy",
+        "x",
+        "x",
+        PostVerdict::Correct,
+        &[(1e-9, Planted::bug("shifted"))],
+        |bug: Option<f64>, _: &Ctx| {
+            let mut f = Findings::default();
+            let outcome = TestOutcome {
+                test: "toy",
+                statistic: 1.0,
+                n: 10,
+                p_value: bug.unwrap_or(0.5),
+            };
+            f.test("t", outcome, 1e-6, Power::new(0.999, "toy"));
+            f
+        },
+    );
+    let exp = experiment(&CONTROLS, |a, c| arm_trial(a, c, |_| 1.0));
+    let s = Suite::new(
+        "t",
+        vec![tested, exp],
+        "| `T` | a | b | correct | — | holds |\n| `EXP-TOY` | a | b | experiment | — | supported |\n",
+    )
+    .unwrap();
+    let v = s.run(&s.all(), 0, Budget::Ci);
+    assert!(v.iter().all(|v| v.ok()));
+    let b = s.false_failure_bound(&v);
+    let exp_err = 1.0 - 0.99f64.powi(24);
+    assert!((b.alpha - 1e-6).abs() < 1e-18, "{b}");
+    assert!((b.planted - 1e-3).abs() < 1e-12, "{b}");
+    assert!((b.experiments - exp_err).abs() < 1e-12, "{b}");
+    assert!((b.total - (1e-6 + 1e-3 + exp_err)).abs() < 1e-12, "{b}");
+}
