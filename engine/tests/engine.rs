@@ -957,4 +957,5 @@ fn the_bound_adds_its_three_terms() {
     assert!((b.planted - 1e-3).abs() < 1e-12, "{b}");
     assert!((b.experiments - exp_err).abs() < 1e-12, "{b}");
     assert!((b.total - (1e-6 + 1e-3 + exp_err)).abs() < 1e-12, "{b}");
+    assert!(!b.to_string().contains("states no power"), "{b}");
 }

@@ -117,6 +117,12 @@ mod tests {
     }
 
     #[test]
+    fn failure_rate_is_the_fraction_of_failed_runs() {
+        assert_eq!(sweep(3, 12).failure_rate(), 0.25);
+        assert_eq!(sweep(0, 5).failure_rate(), 0.0);
+    }
+
+    #[test]
     fn clopper_pearson_upper_bound() {
         // No failures in 200 runs: 1 − 0.05^(1/200) = 0.01487.
         let u = sweep(0, 200).failure_rate_upper(0.05);
