@@ -929,7 +929,10 @@ fn the_bound_adds_its_three_terms() {
         "x",
         "x",
         PostVerdict::Correct,
-        &[(1e-9, Planted::bug("shifted"))],
+        &[
+            (1e-9, Planted::bug("shifted")),
+            (2e-9, Planted::bug("no power stated")),
+        ],
         |bug: Option<f64>, _: &Ctx| {
             let mut f = Findings::default();
             let outcome = TestOutcome {
@@ -938,7 +941,8 @@ fn the_bound_adds_its_three_terms() {
                 n: 10,
                 p_value: bug.unwrap_or(0.5),
             };
-            f.test("t", outcome, 1e-6, Power::new(0.999, "toy"));
+            let power = if bug == Some(2e-9) { f64::NAN } else { 0.999 };
+            f.test("t", outcome, 1e-6, Power::new(power, "toy"));
             f
         },
     );
@@ -957,5 +961,10 @@ fn the_bound_adds_its_three_terms() {
     assert!((b.planted - 1e-3).abs() < 1e-12, "{b}");
     assert!((b.experiments - exp_err).abs() < 1e-12, "{b}");
     assert!((b.total - (1e-6 + 1e-3 + exp_err)).abs() < 1e-12, "{b}");
-    assert!(!b.to_string().contains("states no power"), "{b}");
+    assert_eq!(b.unpowered, 1);
+    assert!(
+        b.to_string()
+            .ends_with("(+ 1 rejections by a test that states no power)"),
+        "{b}"
+    );
 }
