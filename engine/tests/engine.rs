@@ -425,6 +425,7 @@ fn a_suite_runs_followers_and_compares_with_the_catalogue() {
     let b = s.false_failure_bound(&v);
     assert!((b.experiments - (1.0 - 0.99f64.powi(24))).abs() < 1e-12);
     assert_eq!(b.total, b.alpha + b.planted + b.experiments);
+    assert!(!b.to_string().contains("states no power"), "{b}");
     // A follower run alone, without its experiment, fails.
     let alone = s.run(&[2], 0, Budget::Ci);
     assert_eq!(alone[0].outcome, Outcome::Failed);
