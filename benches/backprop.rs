@@ -120,7 +120,8 @@ fn literal(c: &mut Criterion) {
     let widths = [4, 8, 8];
     let net = spec::Network::from_fn(&widths, &[spec::Activation::Tanh; 2], || {
         rng.random_range(-1.0..1.0)
-    });
+    })
+    .expect("fixed widths and activations fit");
     let batch: Vec<spec::Sample> = (0..16)
         .map(|_| {
             (

@@ -83,17 +83,17 @@ impl Activation {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Network {
     /// `widths[i − 1]` = J_i, for the layers i = 1..n (layer 1 is the input).
-    pub widths: Vec<usize>,
+    widths: Vec<usize>,
     /// `activations[i − 2]` = f_i, the activation of layer i, for i = 2..n.
-    pub activations: Vec<Activation>,
+    pub(crate) activations: Vec<Activation>,
     /// `weights[i − 1][j − 1][k − 1]` = W_{i,j,k}, for i = 1..n−1 (C2: W_i is J_i × J_{i+1}).
-    pub weights: Vec<Vec<Vec<f64>>>,
+    pub(crate) weights: Vec<Vec<Vec<f64>>>,
     /// `biases[i − 2][k − 1]` = b_{i,k}, for i = 2..n (the destination layer's index, C2).
-    pub biases: Vec<Vec<f64>>,
+    pub(crate) biases: Vec<Vec<f64>>,
     /// `w_out[j − 1]` = W_{n,j} ≡ W_{n,j,1}, the output unit's weights (C3).
-    pub w_out: Vec<f64>,
+    pub(crate) w_out: Vec<f64>,
     /// b_out, the output unit's bias (C3; the post gives none, OUT-11).
-    pub b_out: f64,
+    pub(crate) b_out: f64,
 }
 // ANCHOR_END: network
 
@@ -125,21 +125,91 @@ pub enum Param {
     BOut,
 }
 
+/// Parts of a literal [`Network`] that do not fit together: which part, the size the widths
+/// call for and the size found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShapeError {
+    /// The part, in the post's notation.
+    pub what: String,
+    /// The size the widths J_1..J_n (or the formula) call for.
+    pub expected: usize,
+    /// The size given.
+    pub found: usize,
+}
+
+impl ShapeError {
+    fn check(
+        expected: usize,
+        found: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), ShapeError> {
+        if expected == found {
+            Ok(())
+        } else {
+            Err(ShapeError {
+                what: what(),
+                expected,
+                found,
+            })
+        }
+    }
+}
+
+impl std::fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ShapeError {
+            what,
+            expected,
+            found,
+        } = self;
+        write!(
+            f,
+            "literal network: {what}: expected {expected}, found {found}"
+        )
+    }
+}
+
+impl std::error::Error for ShapeError {}
+
+/// n ≥ 2 layers, every J_i ≥ 1, one activation per layer 2..n.
+fn check_widths(widths: &[usize], activations: &[Activation]) -> Result<(), ShapeError> {
+    if widths.len() < 2 {
+        return Err(ShapeError {
+            what: "layers n (an input layer and at least one more)".into(),
+            expected: 2,
+            found: widths.len(),
+        });
+    }
+    if let Some(i) = widths.iter().position(|&w| w == 0) {
+        return Err(ShapeError {
+            what: format!("width J_{} (at least 1)", i + 1),
+            expected: 1,
+            found: 0,
+        });
+    }
+    ShapeError::check(widths.len() - 1, activations.len(), || {
+        "activations f_2..f_n (n − 1)".into()
+    })
+}
+
 impl Network {
     /// A network with widths J_1..J_n (n ≥ 2, every J_i ≥ 1) and activations f_2..f_n.
     /// Every parameter is drawn from `init` in the order of [`Network::params`].
     ///
-    /// # Panics
-    /// If n < 2, a width is 0, or `activations.len() != n − 1`.
+    /// ```
+    /// use derivations::backprop::{Activation, Network};
+    /// let net = Network::from_fn(&[3, 2], &[Activation::Tanh], || 0.5)?;
+    /// assert_eq!((net.n(), net.width(2), net.w(1, 3, 2)), (2, 2, 0.5));
+    /// assert!(Network::from_fn(&[3, 0], &[Activation::Tanh], || 0.5).is_err());
+    /// # Ok::<(), derivations::backprop::ShapeError>(())
+    /// ```
     pub fn from_fn(
         widths: &[usize],
         activations: &[Activation],
         mut init: impl FnMut() -> f64,
-    ) -> Network {
+    ) -> Result<Network, ShapeError> {
+        check_widths(widths, activations)?;
         let n = widths.len();
-        assert!(n >= 2, "need an input layer and at least one more layer");
-        assert!(widths.iter().all(|&w| w >= 1), "every width must be ≥ 1");
-        assert_eq!(activations.len(), n - 1, "one activation per layer 2..n");
         let mut net = Network {
             widths: widths.to_vec(),
             activations: activations.to_vec(),
@@ -155,7 +225,92 @@ impl Network {
         for p in net.params() {
             *net.param_mut(p) = init();
         }
-        net
+        Ok(net)
+    }
+
+    /// A network from its parts, in the storage layout of the fields' docs: `weights[i − 1]`
+    /// is W_i as J_i rows of J_{i+1} entries (C2: fan-in × fan-out; a PyTorch `Linear` weight
+    /// is the transpose), `biases[i − 2]` is b_i, `w_out` and `b_out` the output unit (C3).
+    /// Every part is checked against `widths`, so no formula below can run on a network whose
+    /// pieces do not fit.
+    ///
+    /// ```
+    /// use derivations::backprop::{Activation, Network};
+    /// let w1 = vec![vec![1.0, 2.0]; 3]; // W_1: J_1 = 3 rows of J_2 = 2
+    /// let net = Network::new(&[3, 2], &[Activation::Identity], vec![w1.clone()], vec![vec![0.0; 2]], vec![1.0; 2], 0.0)?;
+    /// assert_eq!(net.w(1, 3, 2), 2.0);
+    /// // W_1 given fan-out × fan-in (PyTorch's layout) is a shape error, not a wrong answer.
+    /// let err = Network::new(&[3, 2], &[Activation::Identity], vec![vec![vec![1.0; 3]; 2]], vec![vec![0.0; 2]], vec![1.0; 2], 0.0);
+    /// assert_eq!(err.unwrap_err().to_string(), "literal network: rows of W_1 (J_1): expected 3, found 2");
+    /// # Ok::<(), derivations::backprop::ShapeError>(())
+    /// ```
+    pub fn new(
+        widths: &[usize],
+        activations: &[Activation],
+        weights: Vec<Vec<Vec<f64>>>,
+        biases: Vec<Vec<f64>>,
+        w_out: Vec<f64>,
+        b_out: f64,
+    ) -> Result<Network, ShapeError> {
+        check_widths(widths, activations)?;
+        let n = widths.len();
+        ShapeError::check(n - 1, weights.len(), || "weight matrices (n − 1)".into())?;
+        for (i, w) in (1..).zip(&weights) {
+            ShapeError::check(widths[i - 1], w.len(), || format!("rows of W_{i} (J_{i})"))?;
+            for row in w {
+                let j = i + 1;
+                ShapeError::check(widths[i], row.len(), || {
+                    format!("entries of a row of W_{i} (J_{j})")
+                })?;
+            }
+        }
+        ShapeError::check(n - 1, biases.len(), || "bias vectors (n − 1)".into())?;
+        for (i, b) in (2..).zip(&biases) {
+            ShapeError::check(widths[i - 1], b.len(), || {
+                format!("entries of b_{i} (J_{i})")
+            })?;
+        }
+        ShapeError::check(widths[n - 1], w_out.len(), || {
+            format!("output weights W_{n} (J_{n})")
+        })?;
+        Ok(Network {
+            widths: widths.to_vec(),
+            activations: activations.to_vec(),
+            weights,
+            biases,
+            w_out,
+            b_out,
+        })
+    }
+
+    /// J_1..J_n.
+    pub fn widths(&self) -> &[usize] {
+        &self.widths
+    }
+
+    /// f_2..f_n.
+    pub fn activations(&self) -> &[Activation] {
+        &self.activations
+    }
+
+    /// W_1..W_{n−1}, each J_i rows of J_{i+1} entries (C2).
+    pub fn weights(&self) -> &[Vec<Vec<f64>>] {
+        &self.weights
+    }
+
+    /// b_2..b_n.
+    pub fn biases(&self) -> &[Vec<f64>] {
+        &self.biases
+    }
+
+    /// W_{n,1..J_n}, the output unit's weights (C3).
+    pub fn w_out(&self) -> &[f64] {
+        &self.w_out
+    }
+
+    /// b_out, the output unit's bias (C3).
+    pub fn b_out(&self) -> f64 {
+        self.b_out
     }
 
     /// n, the number of layers (the output unit, "layer n+1", not counted).
@@ -814,7 +969,8 @@ pub struct Gradient {
 impl Gradient {
     /// All zeros, shaped like `net`'s parameters.
     pub fn zeros(net: &Network) -> Gradient {
-        let z = Network::from_fn(&net.widths, &net.activations, || 0.0);
+        let z = Network::from_fn(&net.widths, &net.activations, || 0.0)
+            .expect("the widths of a network fit");
         Gradient {
             w: z.weights,
             b: z.biases,
@@ -987,6 +1143,69 @@ mod tests {
 
     fn random_net(rng: &mut Rng, widths: &[usize], acts: &[Activation]) -> Network {
         Network::from_fn(widths, acts, || rng.uniform(-1.0, 1.0))
+            .expect("fixed widths and activations fit")
+    }
+
+    /// Every part that does not fit its widths is a [`ShapeError`] naming it, never a network
+    /// the formulas would silently truncate (each formula iterates over the widths).
+    #[test]
+    fn new_rejects_parts_that_do_not_fit() {
+        let tanh = [Activation::Tanh; 2];
+        let net = Network::from_fn(&[3, 4, 2], &tanh, || 0.25).expect("fits");
+        let parts = || {
+            (
+                net.weights().to_vec(),
+                net.biases().to_vec(),
+                net.w_out().to_vec(),
+            )
+        };
+        let build = |w, b, o| Network::new(net.widths(), &tanh, w, b, o, net.b_out());
+        let (w, b, o) = parts();
+        assert_eq!(build(w, b, o), Ok(net.clone()));
+        let what = |r: Result<Network, ShapeError>| r.expect_err("does not fit").to_string();
+
+        let (mut w, b, o) = parts();
+        w[1].pop(); // W_2 with J_2 − 1 rows
+        assert_eq!(
+            what(build(w, b, o)),
+            "literal network: rows of W_2 (J_2): expected 4, found 3"
+        );
+        let (mut w, b, o) = parts();
+        w[0][2].push(0.0); // a row of W_1 one entry too long
+        assert_eq!(
+            what(build(w, b, o)),
+            "literal network: entries of a row of W_1 (J_2): expected 4, found 5"
+        );
+        let (mut w, b, o) = parts();
+        w.pop();
+        assert_eq!(
+            what(build(w, b, o)),
+            "literal network: weight matrices (n − 1): expected 2, found 1"
+        );
+        let (w, mut b, o) = parts();
+        b[1].push(0.0);
+        assert_eq!(
+            what(build(w, b, o)),
+            "literal network: entries of b_3 (J_3): expected 2, found 3"
+        );
+        let (w, b, mut o) = parts();
+        o.pop();
+        assert_eq!(
+            what(build(w, b, o)),
+            "literal network: output weights W_3 (J_3): expected 2, found 1"
+        );
+        assert_eq!(
+            what(Network::from_fn(&[3, 0, 2], &tanh, || 0.0)),
+            "literal network: width J_2 (at least 1): expected 1, found 0"
+        );
+        assert_eq!(
+            what(Network::from_fn(&[3], &[], || 0.0)),
+            "literal network: layers n (an input layer and at least one more): expected 2, found 1"
+        );
+        assert_eq!(
+            what(Network::from_fn(&[3, 4, 2], &tanh[..1], || 0.0)),
+            "literal network: activations f_2..f_n (n − 1): expected 2, found 1"
+        );
     }
 
     fn tanh_net(rng: &mut Rng, widths: &[usize]) -> Network {

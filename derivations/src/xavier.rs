@@ -327,7 +327,8 @@ mod tests {
         let net = backprop::Network::from_fn(&[3, 4, 2], &[Activation::Sigmoid; 2], || {
             k += 1.0;
             (k * 0.37).sin()
-        });
+        })
+        .expect("fixed widths and activations fit");
         let t = sigmoid_as_tanh(&net);
         let x = [0.3, -1.2, 0.8];
         let (a, b) = (

@@ -713,6 +713,8 @@ fn an_experiment_reports_its_margins_its_last_replicate_and_its_first_figure() {
     assert_eq!(v.outcome, Outcome::Inconclusive);
     let h = v.findings.evidence[0].summary();
     assert!(h.contains("in 23/24 replicates"), "{h}");
+    // Exact one-sided tails of Bin(24, ½): P(X ≥ 23) = 25/2²⁴ for, P(X ≥ 1) = 1 − 2⁻²⁴ against.
+    assert!(h.contains("p = 1.5e-6 for, 1.0e0 against"), "{h}");
     assert!(
         h.contains("margin min 0.000e0, median 1.200e1, max 2.300e1"),
         "{h}"

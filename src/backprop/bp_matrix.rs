@@ -67,7 +67,7 @@ fn matrix_gradient(net: &Net, batch: &[Sample], bug: Option<Bug>) -> Result<Grad
     }
     let w_out = DMatrix::from_fn(net.width(n), 1, |j, _| net.w_n(j + 1));
     let y = DMatrix::from_fn(m, 1, |r, _| batch[r].1);
-    let l_prime = (product(&outs[n - 1], &w_out)?.add_scalar(net.b_out) - y) * 2.0;
+    let l_prime = (product(&outs[n - 1], &w_out)?.add_scalar(net.b_out()) - y) * 2.0;
     let scale = match bug {
         Some(Bug::MeanForSum) => 1.0 / m as f64, // planted: the mean
         _ => 1.0,
@@ -140,7 +140,7 @@ pub(in crate::backprop) fn to_fast(net: &Net) -> Network {
         .collect();
     layers.push(Dense {
         weights: DMatrix::from_fn(net.width(n), 1, |j, _| net.w_n(j + 1) as f32),
-        bias: DVector::from_element(1, net.b_out as f32),
+        bias: DVector::from_element(1, net.b_out() as f32),
         activation: Activation::Identity,
     });
     Network::new(layers).expect("the widths chain")
@@ -281,7 +281,7 @@ pub(in crate::backprop) fn error_bound(net: &Net, batch: &[Sample]) -> (Gradient
         let y_bar = (1..=net.width(n))
             .map(|j| net.w_n(j).abs() * a[n - 1][j - 1])
             .sum::<f64>()
-            + net.b_out.abs();
+            + net.b_out().abs();
         let delta_out = 2.0 * (y_bar + y.abs());
         for j in 1..=net.width(n) {
             s.w_out[j - 1] += a[n - 1][j - 1] * delta_out;
@@ -396,7 +396,8 @@ pub(in crate::backprop) fn problem(rng: &mut impl Rng) -> (Net, Vec<Sample>) {
                 },
             )
             .collect();
-        let net = Net::from_fn(&widths, &acts, || f32_unit(rng));
+        let net = Net::from_fn(&widths, &acts, || f32_unit(rng))
+            .expect("fixed widths and activations fit");
         let m = rng.random_range(1..=24);
         let batch: Vec<Sample> = (0..m)
             .map(|_| {
@@ -466,7 +467,7 @@ pub(super) fn ext_bp_matrix() -> Claim {
                         // Both sides are f64 computations, each within γ_K(u₆₄)·S.
                         f64_form.record(worst(&net, &g, &loops, &s, 2.0 * gamma(k, U64)), k as f64);
                     }
-                    Err(e) => shapes.check(false, || format!("widths {:?}: {e}", net.widths)),
+                    Err(e) => shapes.check(false, || format!("widths {:?}: {e}", net.widths())),
                 }
                 let fast = fast_gradient(&net, &batch, bug);
                 f32_net.record(

@@ -11,7 +11,7 @@ use rand::Rng;
 use super::fixtures::{networks, random_network, sample, vector_fd};
 use crate::claims::gradcheck::{self, band_ratio};
 use crate::claims::{Claim, Ctx, Findings, MaxError, Planted, PostVerdict, Tally, identity_error};
-use derivations::backprop::{self as spec, Activation, Forward, Network};
+use derivations::backprop::{self as spec, Activation, Forward, Network, Param};
 
 const ROOM: &str = "backprop";
 
@@ -68,7 +68,7 @@ fn matrix_forward(net: &Network, x: &[f64], bug: Option<ForwardBug>) -> Option<V
     for i in 2..=net.n() {
         let w = weight_matrix(net, i - 1);
         let o = DVector::from_column_slice(&outs[i - 2]);
-        let b = DVector::from_column_slice(&net.biases[i - 2]);
+        let b = DVector::from_column_slice(&net.biases()[i - 2]);
         let z = match bug {
             Some(ForwardBug::TransposedWeights) => {
                 if w.ncols() != o.len() {
@@ -78,7 +78,7 @@ fn matrix_forward(net: &Network, x: &[f64], bug: Option<ForwardBug>) -> Option<V
             }
             Some(ForwardBug::SourceBias) if i > 2 => {
                 // b_{i−1} where b_i belongs: wrong length unless J_{i−1} = J_i.
-                let prev = DVector::from_column_slice(&net.biases[i - 3]);
+                let prev = DVector::from_column_slice(&net.biases()[i - 3]);
                 if prev.len() != b.len() {
                     return None;
                 }
@@ -120,6 +120,7 @@ fn forward_check(bug: Option<ForwardBug>, ctx: &Ctx) -> Findings {
             Network::from_fn(&vec![3; depth], &vec![f; depth - 1], || {
                 rng.random_range(-1.0..1.0)
             })
+            .expect("fixed widths and activations fit")
         } else {
             let f = super::fixtures::smooth(&mut rng);
             random_network(&mut rng, 2 + c % 5, 9, f)
@@ -234,7 +235,8 @@ fn bp_dep() -> Claim {
                 let f = super::fixtures::smooth(&mut rng);
                 let net = Network::from_fn(&vec![width; depth], &vec![f; depth - 1], || {
                     rng.random_range(-1.0..1.0)
-                });
+                })
+                .expect("fixed widths and activations fit");
                 let (x, _) = sample(&mut rng, &net);
                 let (i, j, k) = (
                     rng.random_range(1..depth),
@@ -250,7 +252,7 @@ fn bp_dep() -> Claim {
                     continue; // O_{i,j} = 0: the perturbation cannot show (catalogue appendix, BP-DEP)
                 }
                 let mut bumped = net.clone();
-                bumped.weights[i - 1][j - 1][k - 1] += 1e-3;
+                *bumped.param_mut(Param::W { i, j, k }) += 1e-3;
                 let after = forward(&bumped);
                 let same = |l: usize, u: usize| {
                     before[l - 1][u - 1].to_bits() == after[l - 1][u - 1].to_bits()
@@ -315,7 +317,7 @@ fn weight_derivatives_fd(
                 let h = gradcheck::step(theta);
                 let at = |v: f64| {
                     let mut moved = net.clone();
-                    moved.weights[i - 1][j - 1][k - 1] = v;
+                    *moved.param_mut(Param::W { i, j, k }) = v;
                     spec::eq01_forward(&moved, x).outs[n - 1].clone()
                 };
                 let (up, down) = (at(theta + h), at(theta - h));
@@ -753,6 +755,7 @@ fn bp_07() -> Claim {
                     Network::from_fn(&vec![3; depth], &vec![Activation::Tanh; depth - 1], || {
                         rng.random_range(-1.0..1.0)
                     })
+                    .expect("fixed widths and activations fit")
                 } else {
                     random_network(&mut rng, depth, 4, Activation::Tanh)
                 };

@@ -118,9 +118,9 @@ fn counted(net: &Net, x: &[f64], y: f64, bug: Option<CostBug>, calls: &mut Tally
                 for k in 1..=net.width(i + 1) {
                     let mut muls = 0;
                     spec::eq04_path_sum(net, &fwd, j_n, i, j, k, &mut muls);
-                    let want = path_multiplications(&net.widths, j_n, i, k, bug);
+                    let want = path_multiplications(net.widths(), j_n, i, k, bug);
                     calls.check(muls == want, || {
-                        format!("widths {:?}, (j_n, i, j, k) = ({j_n}, {i}, {j}, {k}): counted {muls}, closed form {want}", net.widths)
+                        format!("widths {:?}, (j_n, i, j, k) = ({j_n}, {i}, {j}, {k}): counted {muls}, closed form {want}", net.widths())
                     });
                     path_total += muls;
                 }
@@ -172,7 +172,8 @@ fn ext_bp_cost() -> Claim {
                 let n = 2 + c % 5;
                 let widths: Vec<usize> = (0..n).map(|_| rng.random_range(1..=4)).collect();
                 let acts = vec![Act::Tanh; n - 1];
-                let net = Net::from_fn(&widths, &acts, || rng.random_range(-1.0..1.0));
+                let net = Net::from_fn(&widths, &acts, || rng.random_range(-1.0..1.0))
+                    .expect("fixed widths and activations fit");
                 let (x, y) = random_batch(&mut rng, &net, 1).remove(0);
                 let (_, bp) = counted(&net, &x, y, bug, &mut calls);
                 let want = bp_multiplications(&widths, bug);
@@ -187,7 +188,8 @@ fn ext_bp_cost() -> Claim {
                 let widths = vec![3; n];
                 let net = Net::from_fn(&widths, &vec![Act::Tanh; n - 1], || {
                     rng.random_range(-1.0..1.0)
-                });
+                })
+                .expect("fixed widths and activations fit");
                 let (x, y) = random_batch(&mut rng, &net, 1).remove(0);
                 let (paths, bp) = counted(&net, &x, y, bug, &mut calls);
                 table.push((n, paths, bp));
@@ -332,8 +334,10 @@ fn ext_sigmoid_vanish() -> Claim {
                 // Weight scales from 0.1 to 2: near 0 every σ' is close to its maximum 1/4.
                 let scale = rng.random_range(0.1..2.0);
                 let mut draw = || scale * rng.random_range(-1.0..1.0);
-                let sigmoid_net = Net::from_fn(&widths, &vec![Act::Sigmoid; n - 1], &mut draw);
-                let tanh_net = Net::from_fn(&widths, &vec![Act::Tanh; n - 1], &mut draw);
+                let sigmoid_net = Net::from_fn(&widths, &vec![Act::Sigmoid; n - 1], &mut draw)
+                    .expect("fixed widths and activations fit");
+                let tanh_net = Net::from_fn(&widths, &vec![Act::Tanh; n - 1], &mut draw)
+                    .expect("fixed widths and activations fit");
                 let (x, y) = random_batch(&mut rng, &sigmoid_net, 1).remove(0);
                 sig.record(worst_ratio(&sigmoid_net, &x, y, 0.25, false, bug), scale);
                 fro.record(worst_ratio(&sigmoid_net, &x, y, 0.25, true, bug), scale);

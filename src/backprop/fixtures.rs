@@ -21,6 +21,7 @@ pub(super) fn random_network(
         .collect();
     let activations = vec![f; depth - 1];
     Network::from_fn(&widths, &activations, || rng.random_range(-1.0..1.0))
+        .expect("fixed widths and activations fit")
 }
 
 /// A smooth activation drawn from tanh, sigmoid and softsign (conventions appendix: the generic BP tests).

@@ -96,7 +96,7 @@ fn loss_08() -> Claim {
                 let n = net.n();
                 let direct_y_hat = (1..=net.width(n))
                     .rev()
-                    .fold(net.b_out, |acc, j| acc + net.w_out[j - 1] * fwd.o(n, j));
+                    .fold(net.b_out(), |acc, j| acc + net.w_out()[j - 1] * fwd.o(n, j));
                 let direct = (direct_y_hat - y) * (direct_y_hat - y);
                 e.record(identity_error(loss(y, y_hat), direct), y);
             }
@@ -731,7 +731,8 @@ fn gradient_check_figure(ctx: &Ctx) -> crate::report::figure::LinePlot {
     let mut rng = ctx.rng();
     let net = Network::from_fn(&[3, 5, 4, 2], &[Activation::Tanh; 3], || {
         rng.random_range(-1.0..1.0)
-    });
+    })
+    .expect("fixed widths and activations fit");
     let (x, y) = sample(&mut rng, &net);
     let series = [
         (Slip::None, "eqs (11), (14), (16) over i = 2..n"),
@@ -929,7 +930,8 @@ fn bp_ex() -> Claim {
             let mut params = [sign * w[0], sign * w[1], sign * w[2]].into_iter();
             let net = Network::from_fn(&[2, 1], &[Activation::Sigmoid], || {
                 params.next().unwrap_or(0.0)
-            });
+            })
+            .expect("fixed widths and activations fit");
             let fwd = spec::eq01_forward(&net, &x);
             let f_val = fwd.o(2, 1);
             let local = match bug {

@@ -17,7 +17,7 @@ use rand::seq::SliceRandom;
 
 use crate::claims::gradcheck::{self, band_ratio_at, central_difference};
 use crate::claims::{Claim, Findings, MaxError, Planted, PostVerdict, Tally, identity_error};
-use derivations::backprop::{self as spec, Activation as Act, Network as Net, Sample};
+use derivations::backprop::{self as spec, Activation as Act, Network as Net, Param, Sample};
 
 #[path = "sgd17.rs"]
 mod sgd17;
@@ -95,6 +95,7 @@ pub(super) fn random_net(
         .map(|_| SMOOTH[rng.random_range(0..SMOOTH.len())])
         .collect();
     Net::from_fn(&widths, &acts, || rng.random_range(-1.0..1.0))
+        .expect("fixed widths and activations fit")
 }
 
 /// `m` samples for `net`: inputs and targets from U(−1, 1).
@@ -263,10 +264,10 @@ fn eager_update(net: &Net, batch: &[Sample], alpha: f64) -> Net {
     // Output unit (11), updated at once.
     for (fwd, &lp) in fwds.iter().zip(&l_primes) {
         let gw = spec::eq11_output_weight_gradient(net, fwd, lp, &mut 0);
-        for (w, g) in new.w_out.iter_mut().zip(gw) {
-            *w -= alpha * g;
+        for (j, g) in (1..).zip(gw) {
+            *new.param_mut(Param::WOut { j }) -= alpha * g;
         }
-        new.b_out -= alpha * spec::eq11_output_bias_gradient(lp);
+        *new.param_mut(Param::BOut) -= alpha * spec::eq11_output_bias_gradient(lp);
     }
     // (12) through the updated output weights.
     let mut g: Vec<Vec<f64>> = l_primes
@@ -284,13 +285,14 @@ fn eager_update(net: &Net, batch: &[Sample], alpha: f64) -> Net {
             }
             gb.iter_mut().zip(b).for_each(|(a, v)| *a += v);
         }
-        for (row, grow) in new.weights[i - 2].iter_mut().zip(&gw) {
-            row.iter_mut().zip(grow).for_each(|(w, v)| *w -= alpha * v);
+        for (j, grow) in (1..).zip(&gw) {
+            for (k, v) in (1..).zip(grow) {
+                *new.param_mut(Param::W { i: i - 1, j, k }) -= alpha * v;
+            }
         }
-        new.biases[i - 2]
-            .iter_mut()
-            .zip(&gb)
-            .for_each(|(b, v)| *b -= alpha * v);
+        for (k, v) in (1..).zip(&gb) {
+            *new.param_mut(Param::B { i, k }) -= alpha * v;
+        }
         if i > 2 {
             // (13) through the W_{i−1} just overwritten.
             g = fwds

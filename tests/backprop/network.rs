@@ -31,7 +31,8 @@ impl Arbitrary for Problem {
         let m = 1 + usize::arbitrary(g) % 8;
         // Parameters on a 1/64 grid in [−1, 1]: exact in f32, so f32 and f64 start equal.
         let mut unit = || f64::from(i8::arbitrary(g) / 2) / 64.0;
-        let net = spec::Network::from_fn(&widths, &vec![f; depth - 1], &mut unit);
+        let net = spec::Network::from_fn(&widths, &vec![f; depth - 1], &mut unit)
+            .expect("fixed widths and activations fit");
         let batch = (0..m)
             .map(|_| ((0..widths[0]).map(|_| unit()).collect(), unit()))
             .collect();
@@ -72,7 +73,7 @@ impl Problem {
             .collect();
         layers.push(Dense {
             weights: DMatrix::from_fn(self.net.width(n), 1, |r, _| self.net.w_n(r + 1) as f32),
-            bias: DVector::from_element(1, self.net.b_out as f32),
+            bias: DVector::from_element(1, self.net.b_out() as f32),
             activation: Activation::Identity,
         });
         Network::new(layers).expect("widths chain")
@@ -101,7 +102,7 @@ impl Problem {
         } else {
             1.0
         };
-        let j_max = *self.net.widths.iter().max().expect("widths") as f64;
+        let j_max = *self.net.widths().iter().max().expect("widths") as f64;
         let k = n as f64 * (2.0 * j_max + self.batch.len() as f64 + 8.0);
         let mut amplification = 1.0;
         for i in 1..n {
@@ -114,7 +115,7 @@ impl Problem {
                 .fold(0.0, f64::max);
             amplification *= (norm * slope).max(1.0);
         }
-        let w_out: f64 = self.net.w_out.iter().map(|w| w.abs()).sum();
+        let w_out: f64 = self.net.w_out().iter().map(|w| w.abs()).sum();
         amplification *= w_out.max(1.0);
         k * f64::from(f32::EPSILON) / 2.0 * amplification * scale.max(1.0)
     }

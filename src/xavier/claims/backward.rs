@@ -183,7 +183,8 @@ pub(super) fn xav_bwd_rec() -> Claim {
                 let widths = SHAPES[r % SHAPES.len()];
                 let acts: Vec<SpecActivation> =
                     (1..widths.len()).map(|l| SMOOTH[(r + l) % 3]).collect();
-                let net = bp::Network::from_fn(widths, &acts, || rng.random_range(-1.0..1.0));
+                let net = bp::Network::from_fn(widths, &acts, || rng.random_range(-1.0..1.0))
+                    .expect("fixed widths and activations fit");
                 let x: Vec<f64> = (0..widths[0])
                     .map(|_| rng.random_range(-1.0..1.0))
                     .collect();

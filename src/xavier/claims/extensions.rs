@@ -296,16 +296,17 @@ pub(super) fn ext_sigmoid_init() -> Claim {
             for r in 0..ctx.size(200, 5000) {
                 let widths: &[usize] = [&[3, 5, 2, 4][..], &[4, 6, 3], &[2, 7, 5, 3, 2]][r % 3];
                 let acts = vec![SpecActivation::Sigmoid; widths.len() - 1];
-                let net = bp::Network::from_fn(widths, &acts, || rng.random_range(-2.0..2.0));
+                let net = bp::Network::from_fn(widths, &acts, || rng.random_range(-2.0..2.0))
+                    .expect("fixed widths and activations fit");
                 let mut t = spec::sigmoid_as_tanh(&net);
                 for i in 2..net.n() {
                     for k in 1..=net.width(i + 1) {
                         let column: f64 = (1..=net.width(i)).map(|j| net.w(i, j, k)).sum();
                         match bug {
                             Some(SigmoidInitBug::HalfInternal) => (1..=net.width(i))
-                                .for_each(|j| t.weights[i - 1][j - 1][k - 1] *= 2.0),
+                                .for_each(|j| *t.param_mut(bp::Param::W { i, j, k }) *= 2.0),
                             Some(SigmoidInitBug::NoShift) => {
-                                t.biases[i - 1][k - 1] -= 0.25 * column
+                                *t.param_mut(bp::Param::B { i: i + 1, k }) -= 0.25 * column
                             }
                             None => {}
                         }
