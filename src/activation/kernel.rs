@@ -96,7 +96,21 @@ impl Activation {
         self.derivative_lanes(F32s::splat(x)).to_array()[0]
     }
 
-    /// `out[i] = f(z[i])`. Lengths must match.
+    /// `out[i] = f(z[i])`. Lengths must match; any length works (the tail past the last
+    /// whole SIMD vector runs the same lane code on a padded vector).
+    ///
+    /// ```
+    /// use dnn_proofs::activation::Activation;
+    /// let z = [-2.0f32, -0.5, 0.0, 0.5, 2.0];
+    /// let mut y = [0.0f32; 5];
+    /// Activation::Tanh.forward(&z, &mut y)?;
+    /// // The accuracy claim bounds tanh by 2.42 ulp; an ulp of |y| < 1 is at most 2⁻²⁴.
+    /// let ulp = 2f64.powi(-24);
+    /// assert!(z.iter().zip(&y).all(|(&z, &y)| (f64::from(y) - f64::from(z).tanh()).abs() < 2.42 * ulp));
+    /// // A length mismatch is an error naming both lengths, not a panic or a short write.
+    /// assert!(Activation::Tanh.forward(&z, &mut [0.0; 4]).is_err());
+    /// # Ok::<(), dnn_proofs::error::Error>(())
+    /// ```
     pub fn forward(self, z: &[f32], out: &mut [f32]) -> Result<()> {
         check_len("output", z.len(), out.len())?;
         self.per_kind(Job::Map(z, out), Activation::forward_lanes);

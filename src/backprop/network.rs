@@ -42,6 +42,38 @@ pub struct Gradients {
 }
 
 /// A stack of dense layers.
+///
+/// The post's network (C3) ends in a *linear output unit*: ŷ = Σ_j W_{n,j}·O_{n,j} + b_out.
+/// Here that is one more [`Dense`] layer of width 1 with [`Activation::Identity`]; a
+/// regression head of k outputs is the same with width k.
+///
+/// ```
+/// use dnn_proofs::activation::Activation;
+/// use dnn_proofs::backprop::{Dense, Network};
+/// use nalgebra::{DMatrix, DVector};
+///
+/// let hidden = Dense {
+///     weights: DMatrix::from_element(3, 4, 0.1), // fan_in × fan_out (C2)
+///     bias: DVector::zeros(4),
+///     activation: Activation::Tanh,
+/// };
+/// let output_unit = Dense {
+///     weights: DMatrix::from_element(4, 1, 0.5),
+///     bias: DVector::from_element(1, 0.25), // b_out
+///     activation: Activation::Identity,
+/// };
+/// let net = Network::new(vec![hidden, output_unit])?;
+/// let (x, y) = (DMatrix::from_element(3, 8, 1.0), DMatrix::zeros(1, 8)); // 8 samples, columns
+/// let mut ws = net.workspace(8);
+/// let loss = net.backward(&x, &y, &mut ws)?; // Σ over samples of (ŷ − y)²
+/// // ŷ = 4 · 0.5 · tanh(0.3) + 0.25 for every sample; f32 sums of a few terms agree to a
+/// // few ulps (2⁻²⁴ each), hence the relative 1e-6.
+/// let y_hat = 2.0 * 0.3f32.tanh() + 0.25;
+/// let close = |a: f32, b: f32| (a - b).abs() <= 1e-6 * b.abs();
+/// assert!(close(loss, 8.0 * y_hat * y_hat));
+/// assert!(close(ws.gradients().biases[1][0], 8.0 * 2.0 * y_hat)); // ∂L/∂b_out, summed
+/// # Ok::<(), dnn_proofs::error::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
     layers: Vec<Dense>,

@@ -305,6 +305,40 @@ impl BatchNorm {
 }
 
 impl BatchStats {
+    /// Statistics measured elsewhere (another framework's batch, a replayed log): μ_B and the
+    /// *biased* σ_B² per feature, over a batch of m samples, as [`BatchNorm::forward_train`]
+    /// returns them.
+    ///
+    /// Errors: lengths differ, no features, m = 0, a mean not finite, a variance negative or
+    /// not finite. (m = 1 is a valid batch; [`RunningStats::update`] refuses it, because the
+    /// Bessel factor m/(m − 1) divides by zero.)
+    ///
+    /// ```
+    /// use dnn_proofs::batch_norm::BatchStats;
+    /// let s = BatchStats::new(vec![0.0, 1.0], vec![1.0, 4.0], 32)?;
+    /// assert_eq!((s.features(), s.batch(), s.variance()[1]), (2, 32, 4.0));
+    /// assert!(BatchStats::new(vec![0.0], vec![-1.0], 32).is_err());
+    /// # Ok::<(), dnn_proofs::error::Error>(())
+    /// ```
+    pub fn new(mean: Vec<f64>, variance: Vec<f64>, batch: usize) -> Result<Self> {
+        check_len("batch variance (features)", mean.len(), variance.len())?;
+        for (name, value) in [("features", mean.len()), ("batch size m", batch)] {
+            if value == 0 {
+                return Err(Error::ParameterOutOfRange {
+                    name,
+                    value: 0.0,
+                    range: "at least 1",
+                });
+            }
+        }
+        super::running::validate(&mean, &variance)?;
+        Ok(Self {
+            mean,
+            variance,
+            batch,
+        })
+    }
+
     /// μ_B per feature.
     pub fn mean(&self) -> &[f64] {
         &self.mean

@@ -144,6 +144,28 @@ impl RunningStats {
     }
     // ANCHOR_END: update
 
+    /// The running mean μ per feature (see [`RunningStats::values`], which this is the first
+    /// half of).
+    ///
+    /// ```
+    /// use dnn_proofs::batch_norm::{BatchStats, RunningStats};
+    /// let mut r = RunningStats::cumulative(2);
+    /// r.update(&BatchStats::new(vec![1.0, 2.0], vec![0.5, 1.0], 4)?)?;
+    /// r.update(&BatchStats::new(vec![3.0, 4.0], vec![1.5, 2.0], 4)?)?;
+    /// assert_eq!(r.mean()?, [2.0, 3.0]);
+    /// // Bessel-corrected: 4/3 · (σ²₁ + σ²₂)/2.
+    /// assert_eq!(r.variance()?, [4.0 / 3.0, 2.0]);
+    /// # Ok::<(), dnn_proofs::error::Error>(())
+    /// ```
+    pub fn mean(&self) -> Result<Vec<f64>> {
+        Ok(self.values()?.0)
+    }
+
+    /// The running (Bessel-corrected) variance σ² per feature; see [`RunningStats::mean`].
+    pub fn variance(&self) -> Result<Vec<f64>> {
+        Ok(self.values()?.1)
+    }
+
     /// The inference statistics (μ, σ²) per feature. Errors: a cumulative average of no
     /// batches, or values that are not finite (σ² < 0 cannot arise from updates but is
     /// checked too).
@@ -171,7 +193,7 @@ impl RunningStats {
 }
 
 /// Means finite, variances finite and ≥ 0.
-fn validate(mean: &[f64], variance: &[f64]) -> Result<()> {
+pub(super) fn validate(mean: &[f64], variance: &[f64]) -> Result<()> {
     if let Some(&bad) = mean.iter().find(|v| !v.is_finite()) {
         return Err(Error::ParameterOutOfRange {
             name: "running mean",

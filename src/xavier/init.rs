@@ -197,6 +197,25 @@ impl Init {
 }
 
 impl Distribution {
+    /// The largest |w| a draw can take: `bound` for the uniform, 2·std for the normal
+    /// truncated at ±2σ, and `None` for the normal, which has no bound.
+    ///
+    /// ```
+    /// use dnn_proofs::xavier::{Fans, Init};
+    /// // Xavier-uniform for 784 → 256: a = √6/√(784 + 256).
+    /// let d = Init::XavierUniform { gain: 1.0 }.distribution(Fans::new(784, 256)?)?;
+    /// assert_eq!(d.bound(), Some(6f64.sqrt() / 1040f64.sqrt()));
+    /// assert_eq!(Init::LecunNormal.distribution(Fans::new(784, 256)?)?.bound(), None);
+    /// # Ok::<(), dnn_proofs::error::Error>(())
+    /// ```
+    pub fn bound(self) -> Option<f64> {
+        match self {
+            Distribution::Uniform { bound } => Some(bound),
+            Distribution::Normal { .. } => None,
+            Distribution::TruncatedNormal { std } => Some(f64::from(TRUNCATION) * std),
+        }
+    }
+
     /// The variance of one draw.
     pub fn variance(self) -> f64 {
         match self {
