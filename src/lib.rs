@@ -27,6 +27,8 @@ pub mod post;
 pub mod simd;
 pub mod xavier;
 
+/// One `#[test]` per claim: see [`claims::testing`].
+pub use proofs_engine::claim_tests;
 /// The engine: claims, evidence, experiments, the catalogue, suites and the runner.
 pub use proofs_engine::claims;
 /// Error types shared with the engine: bad input is refused with a message naming the value.

@@ -17,7 +17,8 @@ fn catalogue_and_registry_agree() {
 
 #[test]
 fn ids_are_unique() {
-    let mut ids: Vec<&str> = post::registry().iter().map(|c| c.id).collect();
+    let registry = post::registry();
+    let mut ids: Vec<&str> = registry.iter().map(|c| &*c.id).collect();
     let n = ids.len();
     ids.sort_unstable();
     ids.dedup();

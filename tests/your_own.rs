@@ -3,13 +3,13 @@
 //! The book's chapter "Prove your own layer" (`book/src/your_own.md`) walks through it.
 //!
 //! `cargo test --release --test your_own` runs one test per claim at the CI budget;
-//! `cargo test --release --test your_own report -- --ignored --nocapture` prints the report at
-//! the full budget, and `seed_sweep` runs the seed meter.
+//! `cargo run --release --example your_own` prints the report at the full budget (the example
+//! is this file's suite behind the engine's runner), and `-- --seeds 0..100` runs the seed meter.
 
 use dnn_proofs::claims::gradcheck::{check_vjp, upstream};
 use dnn_proofs::claims::{
     Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, Rng, Suite,
-    identity_error, runner,
+    identity_error,
 };
 use dnn_proofs::rand::Rng as _;
 use dnn_proofs::stats::{ALPHA, Moments, dkw_radius, ks_dkw, plan};
@@ -480,52 +480,25 @@ fn ln_stat() -> Claim {
 // ANCHOR_END: ln_stat
 
 // ANCHOR: suite
-fn suite() -> Suite {
+/// The three claims against their catalogue. `runner::main(suite())` makes it a command line
+/// (`examples/your_own.rs`); `claim_tests!` makes it tests.
+pub fn suite() -> Suite {
     Suite::new("layer-norm", vec![ln_bwd(), ln_f32(), ln_stat()], CATALOGUE)
         .expect("the catalogue parses")
         .with_build("f32 kernel in plain Rust, 8-lane sums")
 }
-
-/// Runs `claim` (an ID, or `layer_norm` for all three) through the engine's runner: it prints
-/// the table, writes target/your_own/<claim>/report.json, reads the seed from DNN_PROOFS_SEED.
-fn run(claim: &str, options: &str) -> u8 {
-    let out = format!("target/your_own/{claim}");
-    let args = format!("your_own --claim {claim} {options} --no-book --out {out}");
-    runner::run(&suite(), args.split_whitespace())
-}
-
 // ANCHOR_END: suite
 
 // ANCHOR: tests
-#[test]
-fn ln_bwd_holds() {
-    assert_eq!(run("LN-BWD", "--budget ci"), 0);
-}
-
-#[test]
-fn ln_f32_holds() {
-    assert_eq!(run("LN-F32", "--budget ci"), 0);
-}
-
-#[test]
-fn ln_stat_holds() {
-    assert_eq!(run("LN-STAT", "--budget ci"), 0);
+// One #[test] per claim at the CI budget, and one that every layer_norm claim is listed.
+dnn_proofs::claim_tests! { suite(), "layer_norm";
+    ln_bwd_holds => "LN-BWD",
+    ln_f32_holds => "LN-F32",
+    ln_stat_holds => "LN-STAT",
 }
 
 #[test]
 fn the_catalogue_lists_every_claim() {
     assert_eq!(suite().disagreements(), Vec::<String>::new());
-}
-
-#[test]
-#[ignore = "the full budget, for the report"]
-fn report() {
-    assert_eq!(run("layer_norm", "--budget full"), 0);
-}
-
-#[test]
-#[ignore = "the seed meter: 100 base seeds"]
-fn seed_sweep() {
-    assert_eq!(run("layer_norm", "--budget ci --seeds 0..100"), 0);
 }
 // ANCHOR_END: tests

@@ -22,6 +22,8 @@ enum Toy {
     SideOnly,
     /// A test with p-value 1e-9 at α = 1e-6 and the given power.
     Test(f64),
+    /// The same test beside an exact item that passes.
+    TestBesideExact(f64),
 }
 
 fn findings(t: Toy) -> Findings {
@@ -33,6 +35,13 @@ fn findings(t: Toy) -> Findings {
         Toy::SideOnly => {
             f.bound("main x", 0.5, 1.0, 1, "toy");
             f.bound("side y", 2.0, 1.0, 1, "toy");
+        }
+        Toy::TestBesideExact(power) => {
+            f.bound("main x", 0.5, 1.0, 1, "toy");
+            f = Findings {
+                evidence: [f.evidence, findings(Toy::Test(power)).evidence].concat(),
+                ..f
+            };
         }
         Toy::Test(power) => f.test(
             "main test",
@@ -51,7 +60,7 @@ fn findings(t: Toy) -> Findings {
 
 /// A checked claim: our code gives `ours`; each planted variant its own `Toy`.
 fn toy(ours: Toy, bugs: &[(Toy, Planted)]) -> Claim {
-    let variants: Vec<(usize, Planted)> = bugs.iter().map(|(_, p)| *p).enumerate().collect();
+    let variants: Vec<(usize, Planted)> = bugs.iter().map(|(_, p)| p.clone()).enumerate().collect();
     let toys: Vec<Toy> = bugs.iter().map(|(t, _)| *t).collect();
     Claim::checked(
         "TOY",
@@ -180,6 +189,16 @@ fn statistical_rejections_count_their_miss() {
     ));
     assert_eq!(v.outcome, Outcome::Holds);
     assert!((v.planted[0].miss - 1e-3).abs() < 1e-12);
+    // Only the items that rejected count: an exact item that passed says nothing of the miss.
+    let beside = verify(&toy(
+        Toy::Value(0.0),
+        &[(Toy::TestBesideExact(0.999), Planted::bug("tested"))],
+    ));
+    assert!(
+        (beside.planted[0].miss - 1e-3).abs() < 1e-12,
+        "{:?}",
+        beside.planted[0]
+    );
     let (sum, unknown) = v.miss_sum();
     assert!((sum - 1e-3).abs() < 1e-12);
     assert_eq!(unknown, 1);
@@ -243,6 +262,25 @@ fn a_refutation_needs_its_counter_observation_and_a_positive_control() {
     }));
     assert_eq!(v.outcome, Outcome::Failed);
     assert!(!v.controls[0].ok);
+}
+
+#[test]
+fn a_refutation_counts_the_alpha_of_both_its_checks() {
+    // A passing test in the counter-observation (α = 1e-6) and in the control (α = 2e-6).
+    let v = verify(&refuting(|control, _| {
+        let mut f = findings(Toy::Value(0.0));
+        let outcome = TestOutcome {
+            test: "toy",
+            statistic: 0.1,
+            n: 10,
+            p_value: 0.5,
+        };
+        let alpha = if control { 2e-6 } else { 1e-6 };
+        f.test("a law", outcome, alpha, Power::new(0.9, "toy effect"));
+        f
+    }));
+    assert_eq!(v.outcome, Outcome::Refuted);
+    assert!((v.alpha_sum - 3e-6).abs() < 1e-18, "{}", v.alpha_sum);
 }
 
 // ---- experiments ---------------------------------------------------------------------
@@ -318,6 +356,10 @@ fn experiments_decide_by_sign_test() {
     let v = verify(&always);
     assert_eq!(v.outcome, Outcome::Supported);
     assert!(v.controls.iter().all(|c| c.ok));
+    // A control's evidence is its own decision line (the positive one) or its headline.
+    let says = |evidence: &str, text: &str| assert!(evidence.contains(text), "{evidence}");
+    says(&v.controls[0].evidence, "margin > 0 in 24/24 replicates");
+    says(&v.controls[1].evidence, "loss is finite");
     assert!(
         v.findings.headline().contains("24/24"),
         "{}",
@@ -760,6 +802,8 @@ fn claim_seeds_are_pinned() {
         claims::claim_seed("ACT-TANH", 0),
         14_404_910_318_885_442_983
     );
+    // A non-zero base seed, so the ID hash and the base seed are mixed, not just kept.
+    assert_eq!(claims::claim_seed("ACT-TANH", 7), 525_582_732_473_327_627);
     assert_ne!(
         claims::claim_seed("ACT-TANH", 1),
         claims::claim_seed("ACT-TANH", 0)
@@ -828,7 +872,7 @@ fn selection_and_the_bound_in_words() {
     assert!(e.contains("unknown claim ID \"nothing\""), "{e}");
     let v = s.run(&[3, 0], 0, Budget::Ci);
     assert_eq!(
-        (v[0].id, v[1].id),
+        (&*v[0].id, &*v[1].id),
         ("TOY-O", "TOY"),
         "verdicts in the order picked"
     );

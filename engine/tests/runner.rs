@@ -95,13 +95,22 @@ fn every_unexpected_outcome_exits_1() {
 
 #[test]
 fn the_seed_meter_counts_unexpected_outcomes_per_claim() {
-    let (code, stdout, _) = run(contract_suite().args(["--claim", "TOY-HOLDS", "--seeds", "0..3"]));
+    let (code, stdout, err) =
+        run(contract_suite().args(["--claim", "TOY-HOLDS", "--seeds", "0..3"]));
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("3 runs"), "{stdout}");
     assert!(stdout.contains("0 with an unexpected outcome"), "{stdout}");
-    let (code, stdout, _) =
+    assert!(
+        !err.contains("came out"),
+        "no failure report when nothing fails: {err}"
+    );
+    let (code, stdout, err) =
         run(contract_suite().args(["--claim", "TOY-SURVIVES", "--seeds", "0..3"]));
     assert_eq!(code, 1);
+    // Each unexpected run prints its own failure report, with the seed that reproduces it.
+    for seed in 0..3 {
+        assert!(err.contains(&format!("--seed {seed}`")), "{err}");
+    }
     assert!(
         stdout.contains("TOY-SURVIVES") && stdout.contains("3 of 3"),
         "{stdout}"

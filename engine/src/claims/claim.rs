@@ -3,8 +3,8 @@
 use rand::SeedableRng;
 use serde::Serialize;
 
-use super::Findings;
 use super::experiment::{Control, Design, Experiment, Trial};
+use super::{Findings, Text};
 
 /// The catalogue's verdict on the post's statement (the catalogue appendix's vocabulary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,24 +64,24 @@ pub enum Budget {
 }
 
 /// A planted bug: a realistic wrong variant the check must reject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Planted {
     /// Short name, as in the report.
-    pub name: &'static str,
+    pub name: Text,
     /// This variant is the post's own (literal) statement.
     pub post: bool,
     /// The variant is equivalent to the correct code, so it is not required to fail.
     pub harmless: bool,
     /// The check this variant exists to power: only an evidence item whose description
     /// contains this text counts as its rejection (`None`: any item).
-    pub by: Option<&'static str>,
+    pub by: Option<Text>,
 }
 
 impl Planted {
     /// A realistic bug the check must reject.
     pub const fn bug(name: &'static str) -> Self {
         Self {
-            name,
+            name: Text::Borrowed(name),
             post: false,
             harmless: false,
             by: None,
@@ -91,25 +91,35 @@ impl Planted {
     /// The post's statement as written, where the catalogue finds it wrong or misprinted.
     pub const fn post(name: &'static str) -> Self {
         Self {
+            name: Text::Borrowed(name),
             post: true,
-            ..Self::bug(name)
+            harmless: false,
+            by: None,
         }
     }
 
     /// A variant that is in fact equivalent (for example a symmetric fan swap): exempt.
     pub const fn harmless(name: &'static str) -> Self {
         Self {
+            name: Text::Borrowed(name),
+            post: false,
             harmless: true,
-            ..Self::bug(name)
+            by: None,
+        }
+    }
+
+    /// A realistic bug whose name is built at run time (say, one per layer configuration).
+    pub fn named(name: impl Into<Text>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::bug("")
         }
     }
 
     /// Counts only a rejection by the evidence item whose description contains `check`.
-    pub const fn by(self, check: &'static str) -> Self {
-        Self {
-            by: Some(check),
-            ..self
-        }
+    pub fn by(mut self, check: impl Into<Text>) -> Self {
+        self.by = Some(check.into());
+        self
     }
 }
 
@@ -148,7 +158,7 @@ pub enum Decision {
     /// Run the check on our code and on each planted bug.
     Check { planted: Vec<Planted>, run: CheckFn },
     /// Informal and out of scope: the catalogue's reason.
-    OutOfScope { reason: &'static str },
+    OutOfScope { reason: Text },
     /// The statement is false and no correction applies. `counter` asserts the
     /// counter-observation (its evidence must pass); `control` runs the same check on a
     /// setting where the statement does hold (its evidence must pass too). Both passing
@@ -157,18 +167,18 @@ pub enum Decision {
     /// An experiment decided over independent replicates by a sign test.
     Experiment(Experiment),
     /// The claim's check is an experiment: it takes that experiment's outcome.
-    Follows { experiment: &'static str },
+    Follows { experiment: Text },
 }
 
 /// One claim of a catalogue.
 pub struct Claim {
-    pub id: &'static str,
+    pub id: Text,
     /// The derivation (room) it belongs to: `activation`, `backprop`, ...
-    pub derivation: &'static str,
+    pub derivation: Text,
     /// Where it stands in the post.
-    pub location: &'static str,
+    pub location: Text,
     /// The precise statement we verify (corrected where the post is wrong).
-    pub statement: &'static str,
+    pub statement: Text,
     pub post_verdict: PostVerdict,
     pub decision: Decision,
 }
@@ -177,21 +187,21 @@ impl Claim {
     /// A checked claim. `bugs` pairs each planted variant (a value of the claim's own enum)
     /// with its description; `run(None, ctx)` checks our code, `run(Some(bug), ctx)` a bug.
     pub fn checked<B: Copy + Send + Sync + 'static>(
-        id: &'static str,
-        derivation: &'static str,
-        location: &'static str,
-        statement: &'static str,
+        id: impl Into<Text>,
+        derivation: impl Into<Text>,
+        location: impl Into<Text>,
+        statement: impl Into<Text>,
         post_verdict: PostVerdict,
         bugs: &[(B, Planted)],
         run: impl Fn(Option<B>, &Ctx) -> Findings + Send + Sync + 'static,
     ) -> Self {
-        let planted = bugs.iter().map(|(_, p)| *p).collect();
+        let planted = bugs.iter().map(|(_, p)| p.clone()).collect();
         let variants: Vec<B> = bugs.iter().map(|(b, _)| *b).collect();
         Self {
-            id,
-            derivation,
-            location,
-            statement,
+            id: id.into(),
+            derivation: derivation.into(),
+            location: location.into(),
+            statement: statement.into(),
             post_verdict,
             decision: Decision::Check {
                 planted,
@@ -202,19 +212,21 @@ impl Claim {
 
     /// An informal claim that the catalogue puts out of scope.
     pub fn out_of_scope(
-        id: &'static str,
-        derivation: &'static str,
-        location: &'static str,
-        statement: &'static str,
-        reason: &'static str,
+        id: impl Into<Text>,
+        derivation: impl Into<Text>,
+        location: impl Into<Text>,
+        statement: impl Into<Text>,
+        reason: impl Into<Text>,
     ) -> Self {
         Self {
-            id,
-            derivation,
-            location,
-            statement,
+            id: id.into(),
+            derivation: derivation.into(),
+            location: location.into(),
+            statement: statement.into(),
             post_verdict: PostVerdict::Informal,
-            decision: Decision::OutOfScope { reason },
+            decision: Decision::OutOfScope {
+                reason: reason.into(),
+            },
         }
     }
 
@@ -222,20 +234,20 @@ impl Claim {
     /// counter-observation, `run(true, ctx)` the same check on a setting where the
     /// statement holds (the positive control). Both must pass for `refuted`.
     pub fn refuted(
-        id: &'static str,
-        derivation: &'static str,
-        location: &'static str,
-        statement: &'static str,
+        id: impl Into<Text>,
+        derivation: impl Into<Text>,
+        location: impl Into<Text>,
+        statement: impl Into<Text>,
         post_verdict: PostVerdict,
         run: impl Fn(bool, &Ctx) -> Findings + Send + Sync + 'static,
     ) -> Self {
         let run = std::sync::Arc::new(run);
         let control = run.clone();
         Self {
-            id,
-            derivation,
-            location,
-            statement,
+            id: id.into(),
+            derivation: derivation.into(),
+            location: location.into(),
+            statement: statement.into(),
             post_verdict,
             decision: Decision::Refute {
                 counter: Box::new(move |_, ctx| run(false, ctx)),
@@ -249,20 +261,20 @@ impl Claim {
     /// replicates and at which α the sign test decides.
     #[allow(clippy::too_many_arguments)]
     pub fn experiment<A: Copy + Send + Sync + 'static>(
-        id: &'static str,
-        derivation: &'static str,
-        location: &'static str,
-        statement: &'static str,
+        id: impl Into<Text>,
+        derivation: impl Into<Text>,
+        location: impl Into<Text>,
+        statement: impl Into<Text>,
         design: Design,
         controls: &[(A, Control)],
         run: impl Fn(Option<A>, &Ctx) -> Trial + Send + Sync + 'static,
     ) -> Self {
         let arms: Vec<A> = controls.iter().map(|(a, _)| *a).collect();
         Self {
-            id,
-            derivation,
-            location,
-            statement,
+            id: id.into(),
+            derivation: derivation.into(),
+            location: location.into(),
+            statement: statement.into(),
             post_verdict: PostVerdict::Experiment,
             decision: Decision::Experiment(Experiment {
                 design,
@@ -274,20 +286,22 @@ impl Claim {
 
     /// A claim whose check is the experiment `experiment`: it comes out as that does.
     pub fn follows(
-        id: &'static str,
-        derivation: &'static str,
-        location: &'static str,
-        statement: &'static str,
+        id: impl Into<Text>,
+        derivation: impl Into<Text>,
+        location: impl Into<Text>,
+        statement: impl Into<Text>,
         post_verdict: PostVerdict,
-        experiment: &'static str,
+        experiment: impl Into<Text>,
     ) -> Self {
         Self {
-            id,
-            derivation,
-            location,
-            statement,
+            id: id.into(),
+            derivation: derivation.into(),
+            location: location.into(),
+            statement: statement.into(),
             post_verdict,
-            decision: Decision::Follows { experiment },
+            decision: Decision::Follows {
+                experiment: experiment.into(),
+            },
         }
     }
 

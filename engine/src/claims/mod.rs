@@ -19,6 +19,7 @@ pub mod runner;
 mod seed;
 mod suite;
 mod sweep;
+pub mod testing;
 mod verdict;
 
 pub use catalogue::{Catalogue, Entry};
@@ -35,6 +36,9 @@ pub use sweep::Sweep;
 pub use verdict::{ControlResult, Outcome, PlantedResult, PlantedState, Verdict};
 
 pub(crate) use verdict::run_caught;
+
+/// Owned or static text: IDs, statements and bug names may be literals or built at run time.
+pub type Text = std::borrow::Cow<'static, str>;
 
 /// The generator of every check ([`Ctx::rng`]): ChaCha8, portable and seedable.
 pub type Rng = rand_chacha::ChaCha8Rng;

@@ -136,7 +136,7 @@ fn execute(suite: &Suite, args: &Args) -> Result<bool, Box<dyn std::error::Error
     let bar = progress(picked.len() as u64, "claims");
     let verdicts = suite.run_with(&picked, base_seed, args.budget, |c| {
         bar.inc(1);
-        bar.set_message(c.id);
+        bar.set_message(c.id.clone());
     });
     bar.finish_and_clear();
 

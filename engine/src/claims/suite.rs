@@ -140,7 +140,7 @@ impl Suite {
             }
         }
         for v in verdicts.iter_mut() {
-            v.expected = self.catalogue.expected(v.id);
+            v.expected = self.catalogue.expected(&v.id);
         }
     }
 
@@ -150,7 +150,7 @@ impl Suite {
     pub fn disagreements(&self) -> Vec<String> {
         let mut problems = Vec::new();
         for c in &self.claims {
-            let Some(entry) = self.catalogue.entry(c.id) else {
+            let Some(entry) = self.catalogue.entry(&c.id) else {
                 problems.push(format!("{} is registered but not in the catalogue", c.id));
                 continue;
             };
@@ -241,7 +241,7 @@ impl Suite {
             let (miss, unknown) = v.miss_sum();
             b.planted += miss;
             b.unpowered += unknown;
-            if let (Some(j), Some(expected)) = (self.index(v.id), v.expected)
+            if let (Some(j), Some(expected)) = (self.index(&v.id), v.expected)
                 && let (Decision::Experiment(exp), Some(d)) =
                     (&self.claims[j].decision, expected.as_decided())
             {

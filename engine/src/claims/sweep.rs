@@ -72,7 +72,7 @@ impl Suite {
             .collect();
         let mut unexpected: Vec<(String, Vec<u64>)> = picked
             .iter()
-            .map(|&i| (self.claims()[i].id.to_owned(), Vec::new()))
+            .map(|&i| (self.claims()[i].id.to_string(), Vec::new()))
             .collect();
         let mut failed_seeds = Vec::new();
         let mut stated_bound: f64 = 0.0;

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::Text;
 use super::claim::{Budget, Claim, Ctx, Decision};
 use super::evidence::{Findings, Judgement, Measure};
 use super::experiment::{ControlExpect, Decided};
@@ -113,7 +114,7 @@ impl PlantedState {
 /// How one planted bug fared.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlantedResult {
-    pub name: &'static str,
+    pub name: Text,
     pub state: PlantedState,
     /// Whether the check rejected it on a measured value.
     pub rejected: bool,
@@ -141,7 +142,7 @@ pub struct ControlResult {
 /// What running one claim gave.
 #[derive(Debug, Clone)]
 pub struct Verdict {
-    pub id: &'static str,
+    pub id: Text,
     pub outcome: Outcome,
     /// The catalogue's expected result (`None` until compared, or when the catalogue does
     /// not list the ID).
@@ -159,7 +160,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    fn new(id: &'static str, base_seed: u64, budget: Budget, outcome: Outcome) -> Self {
+    fn new(id: Text, base_seed: u64, budget: Budget, outcome: Outcome) -> Self {
         Self {
             id,
             outcome,
@@ -291,13 +292,13 @@ impl Claim {
     /// claim's seed for `base_seed`. The expected result is left for the catalogue; a claim
     /// that follows an experiment comes back `failed` until the suite resolves it.
     pub fn verify(&self, base_seed: u64, budget: Budget) -> Verdict {
-        let seed = claim_seed(self.id, base_seed);
+        let seed = claim_seed(&self.id, base_seed);
         let ctx = Ctx { seed, budget };
-        let mut v = Verdict::new(self.id, base_seed, budget, Outcome::Failed);
+        let mut v = Verdict::new(self.id.clone(), base_seed, budget, Outcome::Failed);
         match &self.decision {
             Decision::OutOfScope { reason } => {
                 v.outcome = Outcome::OutOfScope;
-                v.reason = Some((*reason).to_owned());
+                v.reason = Some(reason.to_string());
             }
             Decision::Follows { experiment } => {
                 v.reason = Some(format!("follows {experiment}, which did not run"));
@@ -334,24 +335,24 @@ impl Claim {
                     .enumerate()
                     .map(|(i, p)| {
                         let f = run_check(run, Some(i), &ctx);
-                        let (state, evidence) = match f.judge(p.by) {
+                        let (state, evidence) = match f.judge(p.by.as_deref()) {
                             Judgement::Rejected(s) => (
                                 PlantedState::Rejected,
-                                f.rejection(p.by)
+                                f.rejection(p.by.as_deref())
                                     .map_or(s, super::Evidence::rejection_summary),
                             ),
                             Judgement::Pass => (PlantedState::Survived, f.headline()),
                             Judgement::Broken(s) => (PlantedState::Invalid, s),
                         };
                         PlantedResult {
-                            name: p.name,
+                            name: p.name.clone(),
                             state,
                             rejected: state == PlantedState::Rejected,
                             harmless: p.harmless,
                             post: p.post,
                             evidence,
                             miss: if state == PlantedState::Rejected {
-                                miss_of(&f, p.by)
+                                miss_of(&f, p.by.as_deref())
                             } else {
                                 1.0
                             },

@@ -65,10 +65,10 @@ pub fn records<'a>(claims: &[&'a Claim], verdicts: &'a [Verdict]) -> Vec<ClaimRe
         .iter()
         .zip(verdicts)
         .map(|(c, v)| ClaimRecord {
-            id: c.id,
-            derivation: c.derivation,
-            location: c.location,
-            statement: c.statement,
+            id: &c.id,
+            derivation: &c.derivation,
+            location: &c.location,
+            statement: &c.statement,
             post_verdict: c.post_verdict.word(),
             result: v.outcome.word(),
             expected: v.expected.map_or("unlisted", |e| e.word()),
@@ -200,7 +200,7 @@ pub fn markdown(records: &[ClaimRecord], derivation: Option<&str>) -> String {
             let _ = writeln!(
                 s,
                 "- planted bug *{}*{post}: {mark} — {}",
-                escape(p.name),
+                escape(&p.name),
                 escape(&p.evidence)
             );
         }
@@ -248,7 +248,7 @@ pub fn errata(records: &[ClaimRecord], catalogue: &crate::claims::Catalogue) -> 
             .planted
             .iter()
             .filter(|p| p.post)
-            .map(|p| format!("{}: {}", escape(p.name), escape(&p.evidence)))
+            .map(|p| format!("{}: {}", escape(&p.name), escape(&p.evidence)))
             .collect::<Vec<_>>()
             .join("; ");
         rows += 1;
