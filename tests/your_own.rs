@@ -486,6 +486,7 @@ pub fn suite() -> Suite {
     Suite::new("layer-norm", vec![ln_bwd(), ln_f32(), ln_stat()], CATALOGUE)
         .expect("the catalogue parses")
         .with_build("f32 kernel in plain Rust, 8-lane sums")
+        .with_command("cargo run --release --example your_own --")
 }
 // ANCHOR_END: suite
 

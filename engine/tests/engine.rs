@@ -895,7 +895,15 @@ fn disagreements_about_post_variants_and_controls() {
         Toy::Value(0.0),
         &[(Toy::Value(2.0), Planted::post("the post"))],
     );
-    let s = Suite::new("t", vec![post], "| `TOY` | a | b | correct | — | holds |\n").unwrap();
+    let s = Suite::new("t", vec![post], "| `TOY` | a | b | correct | — | holds |\n")
+        .unwrap()
+        .with_command("my-runner");
+    // The failure report names the suite's own command line.
+    let report = s.run(&[0], 5, Budget::Ci)[0].failure_report();
+    assert!(
+        report.contains("reproduce with `my-runner --claim TOY --budget ci --seed 5`"),
+        "{report}"
+    );
     let d = s.disagreements().join("\n");
     assert!(
         d.contains("a planted variant is marked as the post's own version"),

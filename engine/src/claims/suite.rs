@@ -5,6 +5,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::Text;
 use super::catalogue::Catalogue;
 use super::claim::{Budget, Claim, Decision};
 use super::experiment::ControlExpect;
@@ -15,6 +16,7 @@ use crate::{Error, Result};
 pub struct Suite {
     name: String,
     build: String,
+    command: String,
     claims: Vec<Claim>,
     catalogue: Catalogue,
 }
@@ -32,6 +34,7 @@ impl Suite {
         Ok(Self {
             name: name.into(),
             build: String::new(),
+            command: "cargo run --release --".into(),
             claims,
             catalogue: Catalogue::parse(catalogue_markdown)?,
         })
@@ -45,6 +48,14 @@ impl Suite {
     /// Describes the build the claims run on (the report's header), e.g. the SIMD width.
     pub fn with_build(mut self, build: impl Into<String>) -> Self {
         self.build = build.into();
+        self
+    }
+
+    /// How a user starts this suite's runner, for the command that reproduces a failure
+    /// (default `cargo run --release --`; a user's suite behind an example might say
+    /// `cargo run --release --example layer_norm --`).
+    pub fn with_command(mut self, command: impl Into<String>) -> Self {
+        self.command = command.into();
         self
     }
 
@@ -128,6 +139,9 @@ impl Suite {
 
     /// Gives each follower its experiment's outcome and every verdict its expected result.
     pub(super) fn resolve(&self, picked: &[usize], verdicts: &mut [Verdict]) {
+        for v in verdicts.iter_mut() {
+            v.command = Text::from(self.command.clone());
+        }
         for k in 0..verdicts.len() {
             if let Decision::Follows { experiment } = &self.claims[picked[k]].decision
                 && let Some(j) = verdicts.iter().position(|v| v.id == *experiment)

@@ -7,7 +7,7 @@ use super::Text;
 use super::claim::{Budget, Claim, Ctx, Decision};
 use super::evidence::{Findings, Judgement, Measure};
 use super::experiment::{ControlExpect, Decided};
-use super::seed::claim_seed;
+use super::seed::{SEED_ENV, claim_seed};
 
 /// What a claim came out as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -157,6 +157,9 @@ pub struct Verdict {
     pub controls: Vec<ControlResult>,
     /// Σ α of the statistical checks run on our code (each could fail by chance).
     pub alpha_sum: f64,
+    /// How the suite's runner is started (the suite sets it): the failure report prefixes
+    /// its `--claim … --seed …` with it.
+    pub command: Text,
 }
 
 impl Verdict {
@@ -172,6 +175,7 @@ impl Verdict {
             planted: Vec::new(),
             controls: Vec::new(),
             alpha_sum: 0.0,
+            command: Text::Borrowed("the runner"),
         }
     }
 
@@ -208,9 +212,10 @@ impl Verdict {
             Budget::Full => "",
         };
         let mut s = format!(
-            "{} came out {} (expected {expected}); reproduce with `cargo run --release -- --claim {}{budget} --seed {}` or DNN_PROOFS_SEED={}\n",
+            "{} came out {} (expected {expected}); reproduce with `{} --claim {}{budget} --seed {}` or {SEED_ENV}={}\n",
             self.id,
             self.outcome.word(),
+            self.command,
             self.id,
             self.base_seed,
             self.base_seed
