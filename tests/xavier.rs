@@ -397,55 +397,6 @@ fn gaussian_moments_match_the_specification() {
     }
 }
 
-/// The measurement behind the depth experiments' planning rates: many replicates of each,
-/// their win rate, and the predictions that lost. Run with
-/// `XAV_REPLICATES=2000 cargo test --release --test xavier -- --ignored planning --nocapture`
-/// (`XAV_BUDGET=full` for the full budget's settings, which are the same here).
-#[test]
-#[ignore]
-fn planning_rates() {
-    use dnn_proofs::claims::Budget;
-    use dnn_proofs::xavier::claims::replicate_margin;
-    let n: u64 = std::env::var("XAV_REPLICATES").map_or(200, |v| v.parse().unwrap());
-    let first: u64 = std::env::var("XAV_FIRST").map_or(0, |v| v.parse().unwrap());
-    let budget = match std::env::var("XAV_BUDGET").as_deref() {
-        Ok("full") => Budget::Full,
-        _ => Budget::Ci,
-    };
-    let which = std::env::var("XAV_WHICH").unwrap_or_default();
-    for (deep, name) in [(false, "EXP-XAV-DEPTH"), (true, "EXP-XAV-DEEP")] {
-        if !which.is_empty() && !name.contains(&which) {
-            continue;
-        }
-        let start = std::time::Instant::now();
-        let mut losses = Vec::new();
-        let mut margins = Vec::new();
-        for seed in first..first + n {
-            // Seeds from their own mix, apart from the claims' replicate streams.
-            let s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5eed_0fa1;
-            let (margin, healthy, what) = replicate_margin(deep, s, budget);
-            assert!(healthy, "{name}: replicate {seed} unhealthy: {what}");
-            margins.push(margin);
-            if margin <= 0.0 {
-                losses.push((seed, margin, what));
-            }
-        }
-        margins.sort_by(f64::total_cmp);
-        println!(
-            "{name}: {} losses in {n} replicates ({:.2} ms each); margins min {:.4}, 1% {:.4}, \
-             median {:.4}",
-            losses.len(),
-            start.elapsed().as_secs_f64() * 1e3 / n as f64,
-            margins[0],
-            margins[(n as usize) / 100],
-            margins[(n as usize) / 2]
-        );
-        for (seed, margin, what) in losses {
-            println!("  seed {seed}: margin {margin:.4} — {what}");
-        }
-    }
-}
-
 #[test]
 fn a_profile_measures_every_layer() {
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);

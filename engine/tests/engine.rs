@@ -2,8 +2,8 @@
 //! suite rests on these rules.
 
 use proofs_engine::claims::{
-    self, Budget, Claim, Control, Ctx, Decided, Design, Findings, MaxError, Outcome, Planted,
-    PlantedState, PostVerdict, Power, Suite, Tally, Trial,
+    self, Budget, Claim, Control, Ctx, Decided, Decision, Design, Findings, MaxError, Outcome,
+    Planted, PlantedState, PostVerdict, Power, Suite, Tally, Trial,
 };
 use proofs_engine::stats::TestOutcome;
 
@@ -374,6 +374,77 @@ fn experiments_decide_by_sign_test() {
         arm_trial(a, c, |s| if s % 2 == 0 { 1.0 } else { -1.0 })
     });
     assert_eq!(verify(&coin).outcome, Outcome::Inconclusive);
+}
+
+#[test]
+fn the_planning_rate_is_measured_on_its_own_seeds() {
+    let planning = |claim: Claim| match claim.decision {
+        Decision::Experiment(e) => e.planning(7, 200, Budget::Ci),
+        _ => unreachable!("an experiment"),
+    };
+    let always = planning(experiment(&CONTROLS, |a, c| arm_trial(a, c, |_| 1.0)));
+    // 200 of 200: the 95 % lower bound is 0.05^(1/200) = 0.98513, below the stated 0.99.
+    assert_eq!((always.wins, always.unhealthy), (200, 0));
+    assert!((always.lower_95 - 0.05f64.powf(1.0 / 200.0)).abs() < 1e-9);
+    assert!(
+        !always.confirms(Decided::Supported),
+        "200 replicates cannot confirm a rate of 0.99 at 95 %"
+    );
+    // The same design planned at 0.98 for "supported" is confirmed.
+    let planned_lower = |d: Design| Design {
+        planning_rate: 0.98,
+        ..d
+    };
+    let lower = match Claim::experiment(
+        "E",
+        "t",
+        "x",
+        "y",
+        planned_lower(design()),
+        &CONTROLS,
+        |a, c| arm_trial(a, c, |_| 1.0),
+    )
+    .decision
+    {
+        Decision::Experiment(e) => e.planning(7, 200, Budget::Ci),
+        _ => unreachable!(),
+    };
+    assert!(lower.confirms(Decided::Supported));
+    assert!(!lower.confirms(Decided::NotSupported));
+    assert_eq!(
+        always.health_ratios.len(),
+        0,
+        "the toy health is a tally, not a bound"
+    );
+    // Margin by seed parity: about half hold, far below the stated rate.
+    let coin = planning(experiment(&CONTROLS, |a, c| {
+        arm_trial(a, c, |s| if s % 2 == 0 { 1.0 } else { -1.0 })
+    }));
+    assert!((60..140).contains(&coin.wins), "{}", coin.wins);
+    assert!(!coin.confirms(Decided::Supported));
+    // Planned at 0.99 for "inconclusive" means a rate within [0.01, 0.99]: it is.
+    assert!(coin.confirms(Decided::Inconclusive));
+    assert!(coin.to_string().contains("rate in [0.4"), "{coin}");
+    // Never holds: the upper bound 1 − 0.05^(1/200) is below the plan for "not supported".
+    let never = planning(experiment(&CONTROLS, |a, c| arm_trial(a, c, |_| -1.0)));
+    assert!((never.upper_95 - (1.0 - 0.05f64.powf(1.0 / 200.0))).abs() < 1e-9);
+    assert!(never.confirms(Decided::NotSupported) && !never.confirms(Decided::Inconclusive));
+    // A trainer that diverges is counted unhealthy, with the replicate that showed it.
+    let broken = planning(experiment(&CONTROLS, |a, c| {
+        arm_trial(a.or(Some(Arm::Diverges)), c, |_| 1.0)
+    }));
+    assert_eq!((broken.wins, broken.unhealthy), (0, 200));
+    assert!(
+        !broken.confirms(Decided::NotSupported),
+        "unhealthy confirms nothing"
+    );
+    let (r, seed, why) = broken
+        .first_unhealthy
+        .expect("the first unhealthy replicate");
+    assert_eq!(r, 0);
+    assert!(why.contains("loss = NaN"), "{why}");
+    // Planning replicates are not the ones that decide the claim.
+    assert_ne!(seed, claims::replicate_seed(7, 0));
 }
 
 #[test]

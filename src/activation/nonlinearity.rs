@@ -200,7 +200,7 @@ const WIDTHS: [usize; 3] = [2, 4, 1];
 const LEARNING_RATE: f64 = 0.05;
 const INIT: f64 = 1.0;
 /// Training stops once the MSE is within 1e-12 of 1/4, or after STEPS steps. Measured over
-/// 20,000 replicates (`planning`): median 86 steps, 99.99% within 1825, the worst 2173; the
+/// 20,000 replicates when the setup was chosen: median 86 steps, 99.99% within 1825, the worst 2173; the
 /// tail falls like N^-2.9 there, so the cap of 50,000 steps (about 30 ms) leaves a chance
 /// of order 1e-8 per replicate that a correct trainer is stopped short of 1/4 + 1e-9.
 const STEPS: usize = 50_000;
@@ -209,9 +209,11 @@ const STOP: f64 = 0.25 + 1e-12;
 /// The sign test's design. The inequality cannot fail in exact arithmetic: the network is
 /// affine, and the best affine fit to XOR has MSE exactly 1/4, so only rounding could put a
 /// replicate below 1/4 − 1e-12, and f64 rounding of an MSE of order one is ~1e-16. Measured:
-/// 20,000 of 20,000 replicates won (`planning`), the lowest MSE never below 1/4 − 1e-15.
-/// The planning rate 1 − 1e-9 is therefore a statement about rounding, not a sample
-/// estimate; at it the error of "supported" is 1 − (1 − 1e-9)^24 ≈ 2.4e-8 at CI (24
+/// 20,000 of 20,000 replicates won when the setup was chosen, the lowest MSE never below
+/// 1/4 − 1e-15; again 2000 of 2000 on the planning stream
+/// (`cargo run --release -- --claim EXP-ACT-NONLIN --budget ci --planning 2000`, least margin
+/// 1.0e-12). The planning rate 1 − 1e-9 is therefore a statement about rounding, not a
+/// sample estimate (no sample could confirm it, and `--planning` says so); at it the error of "supported" is 1 − (1 − 1e-9)^24 ≈ 2.4e-8 at CI (24
 /// replicates, all must win since P(Bin(24, ½) ≥ 23) = 1.5e-6 > α) and below 1e-100 at
 /// full (64 replicates, 51 wins needed: 14 losses at a loss rate of 1e-9).
 const NONLIN: Design = Design {
@@ -386,80 +388,4 @@ fn train_linear_xor(
         run.lowest = run.lowest.min(mse);
     }
     run
-}
-
-/// The measurements behind [`WIDTHS`], [`STEPS`] and [`NONLIN`]'s planning rate: `cargo test
-/// --release --lib activation::nonlinearity::planning -- --ignored --nocapture`
-/// (environment: `REPLICATES`, `STEPS`, `RATE`, `INIT`, `STOP`, `WIDTHS=2,3,4,3,1`).
-#[cfg(test)]
-mod planning {
-    use super::*;
-    use crate::claims::{Budget, replicate_seed};
-
-    #[test]
-    #[ignore = "a measurement"]
-    fn rates() {
-        let n: usize = std::env::var("REPLICATES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2000);
-        let env = |name: &str, default: f64| -> f64 {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(default)
-        };
-        let steps = env("STEPS", STEPS as f64) as usize;
-        let (rate, init) = (env("RATE", LEARNING_RATE), env("INIT", INIT));
-        let widths: Vec<usize> = std::env::var("WIDTHS").map_or(WIDTHS.to_vec(), |w| {
-            w.split(',').map(|v| v.parse().expect("a width")).collect()
-        });
-        let t = std::time::Instant::now();
-        let (mut wins, mut worst_gap, mut lowest_gap, mut least_initial) =
-            (0, 0.0f64, f64::INFINITY, f64::INFINITY);
-        let mut gaps = Vec::new();
-        let mut used = Vec::new();
-        let mut relative = Vec::new();
-        for i in 0..n {
-            let ctx = Ctx {
-                seed: replicate_seed(0xC0FFEE, i),
-                budget: Budget::Full,
-            };
-            let run = train_linear_xor(&ctx, &widths, steps, rate, init, env("STOP", STOP));
-            used.push(run.steps);
-            relative.push((run.lowest - 0.25) / (run.initial - 0.25));
-            wins += usize::from(run.lowest > 0.25 - 1e-12);
-            worst_gap = worst_gap.max(run.lowest - 0.25);
-            lowest_gap = lowest_gap.min(run.lowest - 0.25);
-            least_initial = least_initial.min(run.initial - 0.25);
-            gaps.push(run.lowest - 0.25);
-        }
-        gaps.sort_by(f64::total_cmp);
-        used.sort_unstable();
-        relative.sort_by(f64::total_cmp);
-        println!(
-            "(lowest − 1/4)/(initial − 1/4): median {:.3e}, q99 {:.3e}, q999 {:.3e}, q9999 {:.3e}, max {:.3e}",
-            relative[n / 2],
-            relative[n * 99 / 100],
-            relative[n * 999 / 1000],
-            relative[n * 9999 / 10000],
-            relative[n - 1],
-        );
-        println!(
-            "steps used: median {}, q99 {}, q999 {}, q9999 {}, max {}, mean {:.0}",
-            used[n / 2],
-            used[n * 99 / 100],
-            used[n * 999 / 1000],
-            used[n * 9999 / 10000],
-            used[n - 1],
-            used.iter().sum::<usize>() as f64 / n as f64
-        );
-        println!(
-            "{widths:?}, {n} replicates, {steps} steps, rate {rate}, init ±{init}: {wins} wins; lowest − 1/4: max {worst_gap:.3e}, q999 {:.3e}, q99 {:.3e}, median {:.3e}, min {lowest_gap:.3e}; initial − 1/4 at least {least_initial:.4}; {:.2} ms per replicate",
-            gaps[n * 999 / 1000],
-            gaps[n * 99 / 100],
-            gaps[n / 2],
-            t.elapsed().as_secs_f64() * 1e3 / n as f64
-        );
-    }
 }

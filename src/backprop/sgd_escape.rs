@@ -181,7 +181,9 @@ pub(super) fn exp_sgd_escape() -> Claim {
 /// supported with probability, with Bin(n, 0.995): 5.2e-8 at the CI budget (n = 40,
 /// supported from 35 wins) and < 1e-15 at the full budget (n = 64, from 51 wins). The
 /// broken control fails its health check in its first replicate (GD stays at w₀ = 1.2,
-/// |F'| ≈ 2.41). One replicate costs about 2.4 ms.
+/// |F'| ≈ 2.41). One replicate costs about 2.4 ms. Re-measured on the planning stream, apart
+/// from the deciding replicates (`cargo run --release -- --claim EXP-SGD-ESCAPE --budget ci
+/// --planning 2000`): 1999 of 2000, one-sided 95 % lower bound 0.9976 ≥ 0.995.
 const DESIGN: Design = Design {
     inequality: "GD stays local, SGD escapes in ≥ 70 %, the counter-example leaves in ≥ 10 %",
     ci: 40,

@@ -20,8 +20,6 @@ mod initialisers;
 mod uniform;
 mod variance;
 
-pub use experiments::replicate_margin;
-
 use nalgebra::{DMatrix, DVector};
 use rand_chacha::ChaCha8Rng;
 

@@ -16,6 +16,7 @@
 //! control (a trainer that diverges or does not train, which must come out failed by its
 //! health check).
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::claim::{Budget, Ctx, TrialFn};
@@ -182,26 +183,38 @@ pub struct ArmResult {
 }
 
 impl Experiment {
+    /// One replicate of arm `arm` on `seed`; a panic becomes a trial with a NaN margin and
+    /// the panic in its health.
+    pub(crate) fn trial(&self, arm: Option<usize>, seed: u64, budget: Budget) -> Trial {
+        let ctx = Ctx { seed, budget };
+        match super::run_caught(|| (self.run)(arm, &ctx)) {
+            Ok(t) => t,
+            Err(msg) => Trial {
+                margin: f64::NAN,
+                health: Findings {
+                    panicked: Some(msg),
+                    ..Findings::default()
+                },
+            },
+        }
+    }
+
     /// Runs the replicates of arm `arm` and decides; the first unhealthy replicate ends the
     /// arm with no decision.
     pub(crate) fn run_arm(&self, arm: Option<usize>, claim_seed: u64, budget: Budget) -> ArmResult {
         let n = self.design.replicates(budget);
         let mut margins = Vec::with_capacity(n);
         let mut findings = Findings::default();
-        for r in 0..n {
+        // Replicates are independent by construction (each its own seed): run them on every
+        // core, then read them in order, so the outcome is the sequential one.
+        let trials: Vec<Trial> = (0..n)
+            .into_par_iter()
+            .map(|r| self.trial(arm, replicate_seed(claim_seed, r), budget))
+            .collect();
+        for (r, trial) in trials.into_iter().enumerate() {
             let ctx = Ctx {
                 seed: replicate_seed(claim_seed, r),
                 budget,
-            };
-            let trial = match super::run_caught(|| (self.run)(arm, &ctx)) {
-                Ok(t) => t,
-                Err(msg) => Trial {
-                    margin: f64::NAN,
-                    health: Findings {
-                        panicked: Some(msg),
-                        ..Findings::default()
-                    },
-                },
             };
             if r == 0 {
                 findings.figures = trial.health.figures.clone();

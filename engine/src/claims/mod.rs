@@ -15,6 +15,7 @@ mod claim;
 mod evidence;
 mod experiment;
 pub mod gradcheck;
+mod planning;
 pub mod runner;
 mod seed;
 mod suite;
@@ -30,6 +31,7 @@ pub use evidence::{
 pub use experiment::{
     ArmResult, Control, ControlExpect, Decided, Design, Experiment, Trial, replicate_seed,
 };
+pub use planning::Planning;
 pub use seed::{SEED_ENV, base_seed_from_env, claim_seed};
 pub use suite::{FalseFailureBound, Suite};
 pub use sweep::Sweep;

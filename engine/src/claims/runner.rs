@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::claims::{self, Budget, Suite, Verdict};
+use crate::claims::{self, Budget, Outcome, Suite, Verdict};
 use crate::report;
 
 /// Executable proofs: every claim, its evidence, and the planted bugs its check rejects.
@@ -46,6 +46,11 @@ pub struct Args {
     /// Where the book's per-derivation tables and figures go.
     #[arg(long, default_value = "book/src/generated")]
     book_out: PathBuf,
+    /// Measure each picked experiment's planning rate over N replicates of its setting (on
+    /// seeds apart from the deciding ones) and the worst margin of its health checks; exits
+    /// 1 unless every stated rate is confirmed.
+    #[arg(long, value_name = "N", conflicts_with = "seeds")]
+    planning: Option<std::num::NonZeroUsize>,
     /// Do not write the book's tables and figures.
     #[arg(long)]
     no_book: bool,
@@ -124,6 +129,9 @@ fn execute(suite: &Suite, args: &Args) -> Result<bool, Box<dyn std::error::Error
         Some(s) => s,
         None => claims::base_seed_from_env()?,
     };
+    if let Some(n) = args.planning {
+        return planning(suite, &picked, base_seed, n.get(), args.budget);
+    }
     // Refuse an unusable output folder before the work, not after.
     std::fs::create_dir_all(&args.out).map_err(at(&args.out, "create the report folder"))?;
 
@@ -201,6 +209,40 @@ fn progress(n: u64, what: &str) -> ProgressBar {
         .expect("static template"),
     );
     bar
+}
+
+/// `--planning N`: the measured planning rate of every picked experiment.
+fn planning(
+    suite: &Suite,
+    picked: &[usize],
+    base_seed: u64,
+    n: usize,
+    budget: Budget,
+) -> Result<bool, Box<dyn std::error::Error>> {
+    let mut all_confirmed = true;
+    let mut any = false;
+    for &i in picked {
+        let c = &suite.claims()[i];
+        if let claims::Decision::Experiment(e) = &c.decision {
+            any = true;
+            let p = e.planning(claims::claim_seed(&c.id, base_seed), n, budget);
+            let expected = suite
+                .catalogue()
+                .expected(&c.id)
+                .and_then(Outcome::as_decided);
+            let verdict = match expected {
+                Some(d) if p.confirms(d) => format!("confirmed for {}", d.word()),
+                Some(d) => format!("NOT confirmed for {}", d.word()),
+                None => "no expected decision in the catalogue".to_owned(),
+            };
+            print!("{}: {}\n{p}  {verdict}\n", c.id, e.design.inequality);
+            all_confirmed &= expected.is_some_and(|d| p.confirms(d));
+        }
+    }
+    if !any {
+        return Err("--planning: no experiment among the picked claims".into());
+    }
+    Ok(all_confirmed)
 }
 
 /// `--seeds A..B`: the flakiness meter.

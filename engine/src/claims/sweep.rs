@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::claim::Budget;
 use super::suite::Suite;
 use super::verdict::Verdict;
-use crate::stats::binomial_tail;
+use crate::stats::binomial_upper_bound;
 
 /// What a sweep over base seeds found.
 #[derive(Debug, Clone, Serialize)]
@@ -34,21 +34,7 @@ impl Sweep {
     /// probability (exact, Clopper–Pearson): with no failures in S runs about −ln(α)/S.
     pub fn failure_rate_upper(&self, alpha: f64) -> f64 {
         let (f, s) = (self.failed_seeds.len() as u64, self.seeds.len() as u64);
-        if f >= s {
-            return 1.0;
-        }
-        // The largest p with P(X ≤ f) ≥ alpha for X ~ Binomial(s, p); P(X ≤ f) falls in p.
-        let cdf = |p: f64| 1.0 - binomial_tail(f + 1, s, p);
-        let (mut lo, mut hi) = (f as f64 / s as f64, 1.0);
-        for _ in 0..200 {
-            let mid = 0.5 * (lo + hi);
-            if cdf(mid) >= alpha {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+        binomial_upper_bound(f, s, alpha)
     }
 }
 

@@ -52,12 +52,30 @@ pub fn assert_covers(suite: &Suite, derivation: &str, listed: &[&str]) {
 /// evaluated once per test, so tests stay independent); then the derivation's name and a
 /// `test_name => "CLAIM-ID"` pair per claim.
 ///
-/// ```ignore
-/// // tests/layer_norm.rs of a user's crate
-/// proofs_engine::claim_tests! { my_crate::claims::suite(), "layer_norm";
-///     ln_backward => "LN-BWD",
-///     ln_f32 => "LN-F32",
+/// ```
+/// use proofs_engine::claims::{Claim, Findings, Planted, PostVerdict, Suite};
+///
+/// // A claim about the user's code: |x·2 − (x + x)| is exactly 0; the planted bug adds 1.
+/// fn doubling() -> Claim {
+///     Claim::checked("DOUBLE", "toy", "src/lib.rs", "x·2 = x + x", PostVerdict::Extension,
+///         &[((), Planted::bug("off by one"))],
+///         |bug, _ctx| {
+///             let gap = if bug.is_some() { 1.0 } else { 0.0 };
+///             let mut f = Findings::default();
+///             f.bound("|x·2 − (x + x)|", gap, 0.5, 1, "exact in binary");
+///             f
+///         })
 /// }
+///
+/// fn suite() -> Suite {
+///     Suite::new("toy", vec![doubling()], "| `DOUBLE` | a | b | correct | — | holds |\n").unwrap()
+/// }
+///
+/// // In tests/toy.rs this is one #[test] per claim and one for the list:
+/// proofs_engine::claim_tests! { suite(), "toy"; doubling_holds => "DOUBLE" }
+///
+/// // What each test calls:
+/// proofs_engine::claims::testing::check_claim(&suite(), "DOUBLE");
 /// ```
 #[macro_export]
 macro_rules! claim_tests {

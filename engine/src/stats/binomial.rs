@@ -170,6 +170,41 @@ pub fn binomial_tail(k: u64, n: u64, p: f64) -> f64 {
     }
 }
 
+/// The exact (Clopper–Pearson) one-sided upper confidence bound at level 1 − α on p, having
+/// seen k successes in n trials: the largest p with P(X ≤ k) ≥ α for X ~ Binomial(n, p).
+/// With k = 0 it is 1 − α^(1/n), about −ln(α)/n. 1 when k ≥ n (or n = 0).
+///
+/// ```
+/// use proofs_engine::stats::binomial_upper_bound;
+/// // No failure in 200 runs: at 95 % the failure rate is below 1 − 0.05^(1/200).
+/// assert!((binomial_upper_bound(0, 200, 0.05) - (1.0 - 0.05f64.powf(1.0 / 200.0))).abs() < 1e-9);
+/// ```
+pub fn binomial_upper_bound(k: u64, n: u64, alpha: f64) -> f64 {
+    if k >= n {
+        return 1.0;
+    }
+    // P(X ≤ k) falls as p grows: bisect on it from the observed rate up.
+    let cdf = |p: f64| 1.0 - binomial_tail(k + 1, n, p);
+    let (mut lo, mut hi) = (k as f64 / n as f64, 1.0);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if cdf(mid) >= alpha {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// The matching lower bound: the least p with P(X ≥ k) ≥ α (0 when k = 0, NaN when k > n).
+pub fn binomial_lower_bound(k: u64, n: u64, alpha: f64) -> f64 {
+    if k > n {
+        return f64::NAN;
+    }
+    1.0 - binomial_upper_bound(n - k, n, alpha)
+}
+
 fn check_counts(successes: u64, trials: u64, p: f64) -> Result<()> {
     require((0.0..=1.0).contains(&p), "p", p, "[0, 1]")?;
     require(
@@ -270,6 +305,17 @@ mod tests {
 
     fn close(a: f64, b: f64, rel: f64) -> bool {
         (a - b).abs() <= rel * b.abs().max(f64::MIN_POSITIVE)
+    }
+
+    #[test]
+    fn clopper_pearson_bounds() {
+        // R: binom.test(1, 20, alternative = "less")$conf.int[2] = 0.2161 and
+        // binom.test(19, 20, alternative = "greater")$conf.int[1] = 0.7839.
+        assert!((binomial_upper_bound(1, 20, 0.05) - 0.2161).abs() < 1e-4);
+        assert!((binomial_lower_bound(19, 20, 0.05) - 0.7839).abs() < 1e-4);
+        assert_eq!(binomial_upper_bound(3, 3, 0.05), 1.0);
+        assert_eq!(binomial_lower_bound(0, 3, 0.05), 0.0);
+        assert!(binomial_lower_bound(4, 3, 0.05).is_nan());
     }
 
     /// Exact pmf by the product formula in f64, for small n only.

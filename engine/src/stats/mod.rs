@@ -49,7 +49,10 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use binomial::{binomial, binomial_greater, binomial_ln_pmf, binomial_tail, sign_test};
+pub use binomial::{
+    binomial, binomial_greater, binomial_ln_pmf, binomial_lower_bound, binomial_tail,
+    binomial_upper_bound, sign_test,
+};
 pub use chi_square::{chi_square_cdf, chi_square_gof, chi_square_sf, chi_square_variance};
 pub use ks::{dkw_radius, ks_dkw, ks_statistic};
 pub use moments::{Moments, z_test_mean, z_test_variance};

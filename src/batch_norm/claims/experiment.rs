@@ -236,11 +236,14 @@ fn lr_trial(arm: Option<LrArm>, ctx: &Ctx) -> Trial {
 
 /// The design of EXP-BN-LR.
 ///
-/// Planning rate, measured (`measure::planning_rate` below, 2000 replicates on seeds no claim
+/// Planning rate, measured when the design was chosen (2000 replicates on seeds no claim
 /// uses): 1966 wins; the 34 losses are 33 replicates with the same largest stable step with
 /// and without BN and one with BN's one grid step lower. The other 1958 wins are exactly one
 /// grid step (3×) and 8 are two. Rate 0.983, its one-sided 99.9% upper confidence bound on
-/// the loss rate 0.017 + 3.09·√(0.017·0.983/2000) = 0.026: we plan with 0.97.
+/// the loss rate 0.017 + 3.09·√(0.017·0.983/2000) = 0.026: we plan with 0.97. Re-measured on
+/// the runner's planning stream (`cargo run --release -- --claim EXP-BN-LR --budget ci
+/// --planning 2000`): 1973 wins, one-sided 95 % lower bound 0.981; the trainer's health
+/// checks came within 0.27 (gradients) and 0.48 (f32 BN calls) of their bands at worst.
 ///
 /// Decision error at 0.97, sign test at α = 1e-6: with 56 replicates (CI) "supported" needs
 /// ≥ 46 wins, and P(Bin(56, 0.03) ≥ 11 losses) = 7.6e-7; with 64 (full) ≥ 51 wins, and
@@ -400,8 +403,8 @@ fn init_trial(arm: Option<InitArm>, ctx: &Ctx) -> Trial {
 
 /// The design of EXP-BN-INIT.
 ///
-/// Planning rate, measured (`measure::planning_rate` below, 2000 replicates on seeds no claim
-/// uses): 2000 wins, margins 0.28 to 0.31 (the a = 10 saturation, 77–79%, is the tightest).
+/// Planning rate, measured (2000 replicates on the runner's planning stream, `cargo run
+/// --release -- --claim EXP-BN-INIT --budget ci --planning 2000`): 2000 wins, margins 0.28 to 0.31 (the a = 10 saturation, 77–79%, is the tightest).
 /// With no loss in 2000 the one-sided 99.9% upper confidence bound on the loss rate is
 /// ln(1000)/2000 = 0.0035: we plan with 0.996.
 ///
@@ -621,72 +624,9 @@ pub(super) fn bn_ctx() -> Claim {
 // ANCHOR_END: bn_ctx
 
 #[cfg(test)]
-mod measure {
-    //! The planning rates of the designs above, measured (not run by default: it trains
-    //! thousands of networks). `cargo test --release --lib planning_rate -- --ignored
-    //! --nocapture`, with `BN_REPLICATES` replicates per experiment (default 2000).
-
+mod tests {
     use super::*;
-    use crate::claims::{Budget, replicate_seed};
-
-    fn measure(name: &str, budget: Budget, run: impl Fn(&Ctx) -> Trial) {
-        let n: usize = std::env::var("BN_REPLICATES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2000);
-        let (mut wins, mut unhealthy) = (0usize, 0usize);
-        let mut margins = std::collections::BTreeMap::<String, usize>::new();
-        for r in 0..n {
-            // A base other than any claim seed the suite uses.
-            let ctx = Ctx {
-                seed: replicate_seed(0x5eed_0b41_u64, r),
-                budget,
-            };
-            let t = run(&ctx);
-            if !t.health.pass() {
-                unhealthy += 1;
-                println!("{name}: replicate {r} unhealthy: {}", t.health.headline());
-            }
-            wins += usize::from(t.margin > 0.0);
-            *margins.entry(format!("{:.2}", t.margin)).or_default() += 1;
-        }
-        println!("{name}: {wins}/{n} wins, {unhealthy} unhealthy; margins {margins:?}");
-    }
-
-    /// The trainer checks in EXP-BN-LR's health must not fail by chance: the largest band
-    /// ratio over many independent draws (they are deterministic given the draw).
-    #[test]
-    #[ignore]
-    fn trainer_checks_margin() {
-        let n: usize = std::env::var("BN_REPLICATES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(20_000);
-        for norm in [Norm::Plain, Norm::Batch] {
-            let mut worst = [0.0f64; 2];
-            for r in 0..n {
-                let ctx = Ctx {
-                    seed: replicate_seed(0x0b41_c4ec, r),
-                    budget: Budget::Ci,
-                };
-                let mut rng = ctx.rng();
-                let mut f = Findings::default();
-                check_gradients(&mut f, &mut rng, norm);
-                if norm == Norm::Batch {
-                    check_kernel_glue(&mut f, &mut rng, norm);
-                }
-                for (w, e) in worst.iter_mut().zip(&f.evidence) {
-                    if let crate::claims::Measure::Bound { observed, .. } = e.measure {
-                        *w = w.max(observed);
-                    }
-                }
-            }
-            println!(
-                "{norm:?}: worst band ratio over {n} draws: gradient {:.3}, glue {:.3}",
-                worst[0], worst[1]
-            );
-        }
-    }
+    use crate::claims::Budget;
 
     #[test]
     fn designs_meet_the_error_budget() {
@@ -696,12 +636,5 @@ mod measure {
                 assert!(e <= 1e-6, "{name} at {b:?}: decision error {e:e}");
             }
         }
-    }
-
-    #[test]
-    #[ignore]
-    fn planning_rate() {
-        measure("EXP-BN-LR", Budget::Ci, |ctx| lr_trial(None, ctx));
-        measure("EXP-BN-INIT", Budget::Ci, |ctx| init_trial(None, ctx));
     }
 }

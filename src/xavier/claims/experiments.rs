@@ -32,7 +32,7 @@
 use super::ROOM;
 use super::depth::{Layers, Pred, Sim, our_map, worst, worst_slack};
 use crate::activation::Activation;
-use crate::claims::{Budget, Claim, Control, Ctx, Design, Findings, Tally, Trial};
+use crate::claims::{Claim, Control, Ctx, Design, Findings, Tally, Trial};
 use crate::report::figure::{LinePlot, Series};
 use crate::xavier::init::Init;
 
@@ -111,10 +111,11 @@ pub(super) fn exp_xav_depth() -> Claim {
          collapses along the q-map (≈ J·1e-4 per layer); ReLU + Xavier loses 2⁻¹⁰ in 10 layers; ReLU + He keeps \
          q_l = q_1; linear 1:4 widths 64/256 + Xavier compound the gains 0.4 and 1.6 forward and \
          the reverse backward",
-        // Measured (tests/xavier.rs, `planning_rates`, replicate seeds 0..3000, the same
-        // replicate at both budgets): 2 losses in 3000 (both a backward prediction just past
-        // its 5 SE), so the win rate's 95% lower bound is 1 − 6.30/3000 = 0.9979 (Poisson
-        // bound for 2 events). Planned at 0.995, below it. At α = 1e-6 the sign test needs 35
+        // Measured when the design was chosen (replicate seeds 0..3000, the same replicate at
+        // both budgets): 2 losses in 3000 (both a backward prediction just past its 5 SE), so
+        // the win rate's 95% lower bound is 1 − 6.30/3000 = 0.9979 (Poisson bound for 2
+        // events). Planned at 0.995, below it; 2000 of 2000 again on the runner's planning
+        // stream (`cargo run --release -- --claim EXP-XAV-DEPTH --budget ci --planning 2000`). At α = 1e-6 the sign test needs 35
         // wins of 40 (P(Bin(40, ½) ≥ 35) = 6.9e-7) and 51 of 64: the decision errs with
         // probability P(Bin(40, 0.005) ≥ 6) = 5.2e-8 at the CI budget, < 1e-15 at full.
         // CPU: about 12 ms per replicate, 0.5 s at the CI budget, 0.8 s at full.
@@ -274,8 +275,8 @@ pub(super) fn exp_xav_deep() -> Claim {
          the q-map from q_1 (checked at layers 10–50; q_50 ≈ 0.0102 ≈ 1/(2l) from q_1 = 1); 30 \
          ReLU layers under Xavier give E[O_l²] = 2⁻ˡ·E[x²] (checked at l = 10, 20, 30), under He \
          E[x²]; each within 5 per-unit SEs",
-        // Measured (tests/xavier.rs, `planning_rates`, replicate seeds 0..3000): no loss in
-        // 3000, the least margin 0.06; the win rate's 95% lower bound is 1 − 3/3000 = 0.999.
+        // Measured (replicate seeds 0..3000): no loss in 3000, the least margin 0.06; again
+        // 2000 of 2000 on the runner's planning stream (`--claim EXP-XAV-DEEP --planning 2000`); the win rate's 95% lower bound is 1 − 3/3000 = 0.999.
         // Planned at 0.995, as EXP-XAV-DEPTH: decision error 5.2e-8 at the CI budget (35 wins
         // of 40 needed), < 1e-15 at full (51 of 64). CPU: about 11 ms per replicate, 0.45 s at
         // the CI budget, 0.75 s at full.
@@ -369,23 +370,3 @@ fn deep_figure(profiles: &[Layers]) -> LinePlot {
 }
 
 // ANCHOR_END: exp_xav_deep
-
-/// One replicate of EXP-XAV-DEPTH (`deep` false) or EXP-XAV-DEEP (`deep` true) on the
-/// replicate seed `seed`: its margin, whether its health passed, and its tightest
-/// prediction. This is the measurement behind the designs' planning rates (run it over
-/// many seeds: `cargo test --release --test xavier -- --ignored planning`).
-pub fn replicate_margin(deep: bool, seed: u64, budget: Budget) -> (f64, bool, String) {
-    let ctx = Ctx { seed, budget };
-    let t = if deep {
-        deep_replicate(None, &ctx)
-    } else {
-        depth_replicate(None, &ctx)
-    };
-    let what = t
-        .health
-        .evidence
-        .first()
-        .map(|e| e.what.clone())
-        .unwrap_or_default();
-    (t.margin, t.health.pass(), what)
-}
