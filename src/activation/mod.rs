@@ -9,6 +9,5 @@ pub mod accuracy;
 pub mod claims;
 pub mod kernel;
 mod lanes;
-mod nonlinearity;
 
 pub use kernel::{Activation, Slope};

@@ -3,14 +3,11 @@
 //! - [`network`]: what a user calls: [`Network`], its forward and backward passes and the
 //!   SGD update, on nalgebra matrices with the elementwise work fused in SIMD.
 //! - `kernel`: the SIMD axpy and row sum around the matrix products.
+//! - [`claims`]: eqs (1)–(17), the training procedure, their experiments and extensions, with
+//!   their planted bugs.
 
 pub mod claims;
-mod equations;
-mod extensions;
-mod fixtures;
-mod gradients;
 pub(crate) mod kernel;
 pub mod network;
-mod training;
 
 pub use network::{Dense, Gradients, Network, Workspace};

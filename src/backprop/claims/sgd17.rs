@@ -117,7 +117,7 @@ fn effective(net: &Net, next: &Net, alpha: f64) -> Net {
 /// the same numbers). The step α = 1/8 is exact in both precisions. The planted kernel
 /// slips replace the update after the same backward pass.
 fn fast_step(ctx: &Ctx, bug: Option<Bug>) -> MaxError {
-    use crate::backprop::extensions::bp_matrix::{
+    use crate::backprop::claims::extensions::bp_matrix::{
         U32, U64, error_bound, fast_inputs, gamma, problem, to_fast, to_literal,
     };
     const ALPHA: f64 = 0.125;

@@ -1,13 +1,19 @@
 //! The backprop claims: the training procedure and SGD, eqs (1)–(17), their experiments and
 //! extensions (the backprop rows of the catalogue appendix).
 
+mod equations;
+mod extensions;
+mod fixtures;
+mod gradients;
+mod training;
+
 use crate::claims::Claim;
 
 /// Every claim of this derivation, in catalogue order.
 pub fn claims() -> Vec<Claim> {
-    let mut all = super::training::claims();
-    all.extend(super::equations::claims());
-    all.extend(super::gradients::claims());
-    all.extend(super::extensions::claims());
+    let mut all = training::claims();
+    all.extend(equations::claims());
+    all.extend(gradients::claims());
+    all.extend(extensions::claims());
     all
 }

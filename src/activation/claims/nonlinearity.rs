@@ -6,7 +6,7 @@
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
 
-use super::Activation;
+use crate::activation::Activation;
 use crate::claims::{
     Claim, Control, Ctx, Design, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally,
     Trial, identity_error,

@@ -6,6 +6,8 @@
 //! specification in `derivations` (and, where it says so, our f32 kernel); `Some(bug)` is a
 //! planted wrong variant from the catalogue. Planted bugs live here, never in a kernel.
 
+mod nonlinearity;
+
 use rand::Rng;
 
 use super::Activation;
@@ -21,7 +23,7 @@ const ROOM: &str = "activation";
 /// Every claim of this derivation, in catalogue order.
 pub fn claims() -> Vec<Claim> {
     vec![
-        super::nonlinearity::act_role(),
+        nonlinearity::act_role(),
         act_sigmoid(),
         act_sigmoid_deriv(),
         act_tanh(),
@@ -31,7 +33,7 @@ pub fn claims() -> Vec<Claim> {
         act_lrelu(),
         act_softsign(),
         act_kernel_ulp(),
-        super::nonlinearity::exp_act_nonlin(),
+        nonlinearity::exp_act_nonlin(),
         Claim::out_of_scope(
             "INF-DNN-PROS",
             ROOM,
