@@ -122,6 +122,9 @@ pub struct PlantedResult {
     pub post: bool,
     /// The evidence that decided (the rejecting item, or why it is invalid).
     pub evidence: String,
+    /// The item that rejected it, when one did: the book typesets it.
+    #[serde(skip)]
+    pub rejected_by: Option<super::Evidence>,
     /// The chance this bug survives on another seed: 0 for an exact check, 1 − power for a
     /// statistical one, NaN where the check states no power.
     pub miss: f64,
@@ -350,6 +353,11 @@ impl Claim {
                             harmless: p.harmless,
                             post: p.post,
                             evidence,
+                            rejected_by: if state == PlantedState::Rejected {
+                                f.rejection(p.by).cloned()
+                            } else {
+                                None
+                            },
                             miss: if state == PlantedState::Rejected {
                                 miss_of(&f, p.by)
                             } else {

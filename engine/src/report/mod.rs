@@ -1,5 +1,6 @@
 //! The report: the terminal table, `report.json`, `report.md` and the SVG figures.
 
+pub mod book;
 pub mod figure;
 
 use serde::Serialize;
@@ -95,7 +96,7 @@ pub fn records<'a>(claims: &[&'a Claim], verdicts: &'a [Verdict]) -> Vec<ClaimRe
 }
 
 /// The planted column: `k/n` rejected, or `—` where there are none.
-fn planted_cell(v: &[PlantedResult]) -> String {
+pub(crate) fn planted_cell(v: &[PlantedResult]) -> String {
     let live: Vec<_> = v.iter().filter(|p| !p.harmless).collect();
     if live.is_empty() {
         return "—".into();
@@ -176,51 +177,7 @@ pub fn markdown(records: &[ClaimRecord], derivation: Option<&str>) -> String {
             r.result,
             r.seed
         );
-        if let Some(reason) = r.evidence.out_of_scope_reason {
-            let _ = writeln!(s, "- out of scope: {}", escape(reason));
-        }
-        if let Some(note) = r.evidence.note {
-            let _ = writeln!(s, "- {}", escape(note));
-        }
-        for e in r.evidence.items {
-            let _ = writeln!(s, "- {}", escape(&e.summary()));
-        }
-        for p in r.planted {
-            let mark = match (p.harmless, p.state) {
-                (true, _) => "harmless, exempt",
-                (false, PlantedState::Rejected) => "rejected",
-                (false, PlantedState::Survived) => "**SURVIVED**",
-                (false, PlantedState::Invalid) => "**told apart only by a broken check**",
-            };
-            let post = if p.post {
-                " (the post's own version)"
-            } else {
-                ""
-            };
-            let _ = writeln!(
-                s,
-                "- planted bug *{}*{post}: {mark} — {}",
-                escape(p.name),
-                escape(&p.evidence)
-            );
-        }
-        for c in r.controls {
-            let _ = writeln!(
-                s,
-                "- control *{}* (must come out {}): {} — {}",
-                escape(c.name),
-                match c.expect {
-                    crate::claims::ControlExpect::Supported => "supported",
-                    crate::claims::ControlExpect::Failed => "failed",
-                },
-                if c.ok {
-                    "as designed"
-                } else {
-                    "**NOT as designed**"
-                },
-                escape(&c.evidence)
-            );
-        }
+        s += &book::evidence_list(r);
     }
     s
 }
