@@ -170,7 +170,7 @@ fn table_markdown_and_files_say_what_happened() {
     let errata = report::errata(&records, s.catalogue());
     assert!(errata.starts_with("1 places where"), "{errata}");
     assert!(
-        errata.contains("| [`T-POST`](alpha.md#t-post) | a | typo | b | **corrected-holds** | the post's index: x \\| y ≤ 1: 3.000e0 ≤ 1.0e0 (3 cases) [rejected] |"),
+        errata.contains("| [`T-POST`](alpha.md#t-post) | a | typo | b | **corrected-holds** | the post's index: x \\| y ≤ 1: $3.000 > 1.0$ (3 cases) |"),
         "{errata}"
     );
     assert!(!errata.contains("T-HOLDS"), "{errata}");
@@ -291,7 +291,7 @@ fn book_page_anchors_each_claim_and_typesets_its_evidence() {
     // A rejected planted bug reads as a success, with the gap that rejected it.
     assert!(
         page.contains(
-            "- planted bug *the post's index* (the post's own version): **rejected** ✔ — x \\| y ≤ 1: $3.000 > 1.0$ (3 cases) (rejected)"
+            "- planted bug *the post's index* (the post's own version): **rejected** ✔ — x \\| y ≤ 1: $3.000 > 1.0$ (3 cases)\n"
         ),
         "{page}"
     );

@@ -10,7 +10,9 @@ use rand::Rng;
 
 use super::fixtures::{networks, random_network, sample, vector_fd};
 use crate::claims::gradcheck::{self, band_ratio};
-use crate::claims::{Claim, Ctx, Findings, MaxError, Planted, PostVerdict, Tally, identity_error};
+use crate::claims::{
+    Claim, Ctx, Findings, Label, MaxError, Planted, PostVerdict, Tally, identity_error,
+};
 use derivations::backprop::{self as spec, Activation, Forward, Network};
 
 const ROOM: &str = "backprop";
@@ -360,13 +362,15 @@ fn bp_03() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "(3) against finite differences, i ≤ n−2",
+                Label::from("(3) against finite differences, i ≤ n−2")
+                    .markdown(r"(3) against finite differences, $i \le n-2$"),
                 &general,
                 1.0,
                 gradcheck::WHY,
             );
             f.max_error(
-                "base case i = n−1 against finite differences",
+                Label::from("base case i = n−1 against finite differences")
+                    .markdown("base case $i = n-1$ against finite differences"),
                 &base,
                 1.0,
                 gradcheck::WHY,
@@ -575,7 +579,8 @@ fn bp_05() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "path sum (5) against finite differences in O_{i+1}",
+                Label::from("path sum (5) against finite differences in O_{i+1}")
+                    .markdown("path sum (5) against finite differences in $O_{i+1}$"),
                 &e,
                 1.0,
                 gradcheck::WHY,
@@ -649,7 +654,8 @@ fn bp_06() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "path sum (6) against finite differences in O_i",
+                Label::from("path sum (6) against finite differences in O_i")
+                    .markdown("path sum (6) against finite differences in $O_i$"),
                 &e,
                 1.0,
                 gradcheck::WHY,

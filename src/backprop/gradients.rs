@@ -7,7 +7,8 @@ use rand::Rng;
 use super::fixtures::{loss_band, loss_fd, networks, sample, vector_fd};
 use crate::claims::gradcheck::{self, band_ratio, band_ratio_at, central_difference};
 use crate::claims::{
-    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+    Claim, Ctx, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, Tally,
+    identity_error,
 };
 use derivations::backprop::{self as spec, Activation, Forward, Gradient, Network, Param};
 
@@ -235,7 +236,8 @@ fn loss_10() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "ℓ'(ŷ) against finite differences of (y − ŷ)²",
+                Label::from("ℓ'(ŷ) against finite differences of (y − ŷ)²")
+                    .markdown(r"$\ell'(\hat y)$ against finite differences of $(y - \hat y)^2$"),
                 &grad,
                 1.0,
                 gradcheck::WHY,
@@ -301,7 +303,9 @@ fn out_11() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "(11) on every W_{n,j} and b_out against finite differences",
+                Label::from("(11) on every W_{n,j} and b_out against finite differences").markdown(
+                    r"(11) on every $W_{n,j}$ and $b_{\text{out}}$ against finite differences",
+                ),
                 &e,
                 1.0,
                 gradcheck::WHY_SCALED,
@@ -362,7 +366,8 @@ fn out_12() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "(12) against finite differences in O_n",
+                Label::from("(12) against finite differences in O_n")
+                    .markdown("(12) against finite differences in $O_n$"),
                 &e,
                 1.0,
                 gradcheck::WHY_SCALED,
@@ -504,7 +509,7 @@ fn bp_13() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "(13) against finite differences of ℓ in O_i, two samples per network",
+                Label::from("(13) against finite differences of ℓ in O_i, two samples per network").markdown(r"(13) against finite differences of $\ell$ in $O_i$, two samples per network"),
                 &fd_err,
                 1.0,
                 gradcheck::WHY_SCALED,
@@ -648,7 +653,8 @@ fn bp_14() -> Claim {
             let e = all_parameters_fd(ctx, slip, |p| matches!(p, Param::W { .. }));
             let mut f = Findings::default();
             f.max_error(
-                "(14) on every weight W_{i,j,k} against finite differences",
+                Label::from("(14) on every weight W_{i,j,k} against finite differences")
+                    .markdown("(14) on every weight $W_{i,j,k}$ against finite differences"),
                 &e,
                 1.0,
                 gradcheck::WHY_SCALED,

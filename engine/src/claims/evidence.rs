@@ -113,7 +113,8 @@ pub struct Label {
 }
 
 impl Label {
-    /// Adds the Markdown form of the label (math between `$` delimiters).
+    /// Adds the Markdown form of the label (math between `$` delimiters). The book puts it in
+    /// tables too: write |x| as `\lvert x \rvert`, since a bare `|` ends a table cell.
     #[must_use]
     pub fn markdown(mut self, markdown: impl Into<String>) -> Self {
         self.markdown = Some(markdown.into());

@@ -258,8 +258,8 @@ fn write_book_files(
     // The errata span every derivation: written only when the whole suite ran.
     if let Some(catalogue) = whole_suite {
         let md = format!(
-            "<!-- Written by `cargo run --release` ({:?} budget, base seed {}). Do not edit. -->\n\n{}",
-            report.budget,
+            "<!-- Written by `cargo run --release` ({} budget, base seed {}). Do not edit. -->\n\n{}",
+            report::book::budget_word(report.budget),
             report.base_seed,
             report::errata(&report.claims, catalogue)
         );

@@ -109,8 +109,8 @@ pub fn page(
     s
 }
 
-/// `ci` or `full`.
-fn budget_word(b: Budget) -> &'static str {
+/// `ci` or `full`: the budget as the book and its captions name it.
+pub fn budget_word(b: Budget) -> &'static str {
     match b {
         Budget::Ci => "ci",
         Budget::Full => "full",
@@ -238,17 +238,22 @@ pub fn control_line(c: &ControlResult) -> String {
 pub fn evidence_line(e: &Evidence, planted: bool) -> String {
     let label = e.what_markdown.clone().unwrap_or_else(|| escape(&e.what));
     let verdict = match (planted, e.passes(), e.rejects()) {
-        (true, _, true) => "rejected",
+        // The planted bug's line already says "rejected" up front.
+        (true, _, true) => return with_measure(&label, e),
         (true, _, false) => "**not rejected**",
         (false, true, _) => "ok",
         (false, false, true) => "**FAIL**",
         (false, false, false) => "**INVALID**",
     };
-    let m = measure(&e.measure);
     if matches!(e.measure, Measure::SignTest { .. }) {
-        return format!("{label}: {m}");
+        return with_measure(&label, e);
     }
-    format!("{label}: {m} ({verdict})")
+    format!("{} ({verdict})", with_measure(&label, e))
+}
+
+/// `label: measure`.
+fn with_measure(label: &str, e: &Evidence) -> String {
+    format!("{label}: {}", measure(&e.measure))
 }
 
 /// The measure with its limit, as Markdown with KaTeX math.

@@ -185,8 +185,9 @@ pub fn markdown(records: &[ClaimRecord], derivation: Option<&str>) -> String {
 /// The errata: every claim the catalogue expects `corrected-holds` (the post's own version is
 /// planted and must be rejected), with the catalogue's line on what the post prints and what
 /// it should say (typeset math and all), how the run came out and the evidence that rejected
-/// the post's version; then every experiment and what it decided. Links go to
-/// `<derivation>.md#<id>`, where each claim's chapter keeps its evidence.
+/// the post's version (typeset); then every experiment and what it decided. Links go to
+/// `<derivation>.md#<id>`, the claim's verdict line in the section of its chapter that
+/// argues it.
 pub fn errata(records: &[ClaimRecord], catalogue: &crate::claims::Catalogue) -> String {
     let link =
         |r: &ClaimRecord| format!("[`{}`]({}.md#{})", r.id, r.derivation, r.id.to_lowercase());
@@ -205,7 +206,15 @@ pub fn errata(records: &[ClaimRecord], catalogue: &crate::claims::Catalogue) -> 
             .planted
             .iter()
             .filter(|p| p.post)
-            .map(|p| format!("{}: {}", escape(p.name), escape(&p.evidence)))
+            .map(|p| {
+                let evidence = p.rejected_by.as_ref().map_or_else(
+                    || escape(&p.evidence),
+                    // Plain text comes escaped; a label's math writes |x| as \lvert x \rvert
+                    // (Label::markdown), since the table would split at a bare bar.
+                    |e| book::evidence_line(e, true),
+                );
+                format!("{}: {evidence}", escape(p.name))
+            })
             .collect::<Vec<_>>()
             .join("; ");
         rows += 1;
