@@ -40,7 +40,10 @@ fn suite() -> Suite {
             "eq (14)",
             "corrected",
             PostVerdict::Typo,
-            &[(3.0, Planted::post("the post's index"))],
+            &[(
+                3.0,
+                Planted::post("the post's index").typeset("the post's index $i$"),
+            )],
             |bug: Option<f64>, _: &Ctx| bound(bug.unwrap_or(0.5)),
         ),
         Claim::checked(
@@ -163,14 +166,14 @@ fn table_markdown_and_files_say_what_happened() {
         "{all}"
     );
     assert!(
-        all.contains("planted bug *the post's index* (the post's own version): **rejected** ✔"),
+        all.contains("planted bug *the post's index $i$* (the post's own version): **rejected** ✔"),
         "{all}"
     );
 
     let errata = report::errata(&records, s.catalogue());
     assert!(errata.starts_with("1 places where"), "{errata}");
     assert!(
-        errata.contains("| [`T-POST`](alpha.md#t-post) | a | typo | b | **corrected-holds** | the post's index: x \\| y ≤ 1: $3.000 > 1.0$ (3 cases) |"),
+        errata.contains("| [`T-POST`](alpha.md#t-post) | a, *typo* | the post's index $i$ | b | rejected ✔ by x \\| y ≤ 1: $3.000 > 1.0$ (3 cases) | **corrected-holds** |"),
         "{errata}"
     );
     assert!(!errata.contains("T-HOLDS"), "{errata}");
@@ -291,7 +294,7 @@ fn book_page_anchors_each_claim_and_typesets_its_evidence() {
     // A rejected planted bug reads as a success, with the gap that rejected it.
     assert!(
         page.contains(
-            "- planted bug *the post's index* (the post's own version): **rejected** ✔ — x \\| y ≤ 1: $3.000 > 1.0$ (3 cases)\n"
+            "- planted bug *the post's index $i$* (the post's own version): **rejected** ✔ — x \\| y ≤ 1: $3.000 > 1.0$ (3 cases)\n"
         ),
         "{page}"
     );

@@ -182,7 +182,8 @@ fn bp_02() -> Claim {
         PostVerdict::Typo,
         &[(
             ForwardBug::ShiftedNeighbour,
-            Planted::post("the printed index O_{i−1,j−1} (a shifted neighbour)"),
+            Planted::post("the printed index O_{i−1,j−1} (a shifted neighbour)")
+                .typeset(r"the printed index $O_{i-1,\,j-1}$ (a shifted neighbour)"),
         )],
         forward_check,
     )
@@ -341,7 +342,8 @@ fn bp_03() -> Claim {
         PostVerdict::Typo,
         &[(
             ChainBug::AppliedAtLastLayer,
-            Planted::post("(3) applied at i = n−1, the unstated range: 0 for the last weights"),
+            Planted::post("(3) applied at i = n−1, the unstated range: 0 for the last weights")
+                .typeset(r"(3) applied at $i = n-1$, the unstated range: $0$ for the last weights"),
         )],
         |bug, ctx| {
             let mut rng = ctx.rng();
@@ -485,7 +487,8 @@ fn bp_04() -> Claim {
             ),
             (
                 PathBug::StaleIndex,
-                Planted::post("the printed W_{n−1,j_{n−1},x}, x a stale loop index"),
+                Planted::post("the printed W_{n−1,j_{n−1},x}, x a stale loop index")
+                    .typeset(r"the printed $W_{n-1,j_{n-1},x}$, $x$ a stale loop index"),
             ),
         ],
         |bug, ctx| {
@@ -631,7 +634,10 @@ fn bp_06() -> Claim {
         PostVerdict::Typo,
         &[(
             Eq6Bug::StaleColumn,
-            Planted::post("the printed W_{i+1,j_{i+1},j_{x+2}}: an index left by the product loop"),
+            Planted::post("the printed W_{i+1,j_{i+1},j_{x+2}}: an index left by the product loop")
+                .typeset(
+                    r"the printed $W_{i+1,j_{i+1},j_{x+2}}$: an index left by the product loop",
+                ),
         )],
         |bug, ctx| {
             let mut rng = ctx.rng();

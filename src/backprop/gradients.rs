@@ -66,7 +66,8 @@ fn loss_08() -> Claim {
             ),
             (
                 LossBug::LayerN,
-                Planted::post("the loss unit as neuron k of layer n: ℓ = (y − O_{n,k})²"),
+                Planted::post("the loss unit as neuron k of layer n: ℓ = (y − O_{n,k})²")
+                    .typeset(r"the loss unit as neuron $k$ of layer $n$: $\ell = (y - O_{n,k})^2$"),
             ),
         ],
         |bug, ctx| {
@@ -139,7 +140,8 @@ fn loss_09() -> Claim {
             ),
             (
                 LossInputBug::Loss,
-                Planted::post("IN_ℓ := O_{n,k} = ℓ, the post read literally"),
+                Planted::post("IN_ℓ := O_{n,k} = ℓ, the post read literally")
+                    .typeset(r"$IN_\ell := O_{n,k} = \ell$, the post read literally"),
             ),
         ],
         |bug, ctx| {
@@ -201,7 +203,8 @@ fn loss_10() -> Claim {
         &[
             (
                 LossDerivBug::FlippedSign,
-                Planted::post("2(y − ŷ), the post's sign (SGD ascends)"),
+                Planted::post("2(y − ŷ), the post's sign (SGD ascends)")
+                    .typeset(r"$\ell' = 2(y - \hat y)$, the post's sign (SGD ascends)"),
             ),
             (LossDerivBug::TwiceYHat, Planted::bug("2ŷ")),
             (LossDerivBug::TwiceLoss, Planted::bug("2ℓ")),
@@ -645,7 +648,10 @@ fn bp_14() -> Claim {
             ),
             (
                 Slip::StrayIndex,
-                Planted::post("the printed O_{i−1,j_{i−1},j_i}: the stray j_i read as the unit"),
+                Planted::post("the printed O_{i−1,j_{i−1},j_i}: the stray j_i read as the unit")
+                    .typeset(
+                        r"the printed $O_{i-1,j_{i-1},j_i}$: the stray $j_i$ read as the unit",
+                    ),
             ),
         ],
         |bug, ctx| {
@@ -682,7 +688,8 @@ fn bp_15() -> Claim {
             Slip::PostRange,
             Planted::post(
                 "the printed range i = 2..n−1 (`for i in 2..n`): W_{n−1}, b_n never updated",
-            ),
+            )
+            .typeset(r"the printed range $i = 2, \dots, n-1$ (`for i in 2..n`): $W_{n-1}$, $b_n$ never updated"),
         )],
         |bug, ctx| {
             let slip = bug.unwrap_or(Slip::None);

@@ -75,6 +75,9 @@ pub struct Planted {
     /// The check this variant exists to power: only an evidence item whose description
     /// contains this text counts as its rejection (`None`: any item).
     pub by: Option<&'static str>,
+    /// The name as Markdown with KaTeX math (`$…$`), for the book (`None`: the plain name).
+    #[serde(skip)]
+    pub typeset: Option<&'static str>,
 }
 
 impl Planted {
@@ -85,6 +88,7 @@ impl Planted {
             post: false,
             harmless: false,
             by: None,
+            typeset: None,
         }
     }
 
@@ -101,6 +105,15 @@ impl Planted {
         Self {
             harmless: true,
             ..Self::bug(name)
+        }
+    }
+
+    /// The name as Markdown with KaTeX math, for the book: the errata set the post's version
+    /// beside the correction with it.
+    pub const fn typeset(self, markdown: &'static str) -> Self {
+        Self {
+            typeset: Some(markdown),
+            ..self
         }
     }
 

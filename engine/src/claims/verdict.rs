@@ -114,6 +114,9 @@ impl PlantedState {
 #[derive(Debug, Clone, Serialize)]
 pub struct PlantedResult {
     pub name: &'static str,
+    /// The name as Markdown with math, for the book ([`super::Planted::typeset`]).
+    #[serde(skip)]
+    pub typeset: Option<&'static str>,
     pub state: PlantedState,
     /// Whether the check rejected it on a measured value.
     pub rejected: bool,
@@ -348,6 +351,7 @@ impl Claim {
                         };
                         PlantedResult {
                             name: p.name,
+                            typeset: p.typeset,
                             state,
                             rejected: state == PlantedState::Rejected,
                             harmless: p.harmless,

@@ -205,12 +205,17 @@ pub fn evidence_list(r: &ClaimRecord) -> String {
                 escape(&p.evidence)
             ),
         };
-        let _ = writeln!(s, "- planted bug *{}*{post}: {line}", escape(p.name));
+        let _ = writeln!(s, "- planted bug *{}*{post}: {line}", planted_name(p));
     }
     for c in r.controls {
         let _ = writeln!(s, "- {}", control_line(c));
     }
     s
+}
+
+/// A planted bug's name for the book: its typeset form, or the plain name escaped.
+pub fn planted_name(p: &crate::claims::PlantedResult) -> String {
+    p.typeset.map_or_else(|| escape(p.name), str::to_owned)
 }
 
 /// How a control arm of an experiment fared, in one Markdown line (without the bullet).

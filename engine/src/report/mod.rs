@@ -192,7 +192,7 @@ pub fn errata(records: &[ClaimRecord], catalogue: &crate::claims::Catalogue) -> 
     let link =
         |r: &ClaimRecord| format!("[`{}`]({}.md#{})", r.id, r.derivation, r.id.to_lowercase());
     let mut s = String::from(
-        "| claim | where | the post | what the post prints, and the correction | result | what rejected the post's version |\n| --- | --- | --- | --- | --- | --- |\n",
+        "| claim | where, and the post's word | the post's version | the correction | what decided between them | result |\n| --- | --- | --- | --- | --- | --- |\n",
     );
     let mut rows = 0;
     for r in records {
@@ -202,31 +202,38 @@ pub fn errata(records: &[ClaimRecord], catalogue: &crate::claims::Catalogue) -> 
         if entry.expected != crate::claims::Outcome::CorrectedHolds {
             continue;
         }
-        let decided = r
-            .planted
+        let post: Vec<&PlantedResult> = r.planted.iter().filter(|p| p.post).collect();
+        let version = post
             .iter()
-            .filter(|p| p.post)
+            .map(|p| book::planted_name(p))
+            .collect::<Vec<_>>()
+            .join("; ");
+        // What rejected the post's version, with the gap, typeset. Plain text comes escaped; a
+        // label's math writes |x| as \lvert x \rvert (Label::markdown), since the table
+        // would split at a bare bar.
+        let decided = post
+            .iter()
             .map(|p| {
-                let evidence = p.rejected_by.as_ref().map_or_else(
-                    || escape(&p.evidence),
-                    // Plain text comes escaped; a label's math writes |x| as \lvert x \rvert
-                    // (Label::markdown), since the table would split at a bare bar.
-                    |e| book::evidence_line(e, true),
-                );
-                format!("{}: {evidence}", escape(p.name))
+                let how = p
+                    .rejected_by
+                    .as_ref()
+                    .map_or_else(|| escape(&p.evidence), |e| book::evidence_line(e, true));
+                match p.state {
+                    PlantedState::Rejected => format!("rejected ✔ by {how}"),
+                    _ => format!("**not rejected** ✘: {how}"),
+                }
             })
             .collect::<Vec<_>>()
             .join("; ");
         rows += 1;
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | **{}** | {} |",
+            "| {} | {}, *{}* | {version} | {} | {decided} | **{}** |",
             link(r),
             escape(&entry.location),
             r.post_verdict,
             escape(&entry.claim),
             r.result,
-            decided
         );
     }
     let mut out = format!(

@@ -49,7 +49,8 @@ pub(super) fn bn_gauss() -> Claim {
         PostVerdict::Wrong,
         &[(
             GaussBug::RankGaussianisation,
-            Planted::post("x̂ ~ N(0, 1) as written: rank-based Gaussianisation Φ⁻¹((rank − ½)/m)"),
+            Planted::post("x̂ ~ N(0, 1) as written: rank-based Gaussianisation Φ⁻¹((rank − ½)/m)")
+                .typeset(r"$\hat x \sim N(0, 1)$ as written: rank-based Gaussianisation $\Phi^{-1}((\mathrm{rank} - \tfrac12)/m)$"),
         )],
         |bug, ctx| {
             let mut rng = ctx.rng();

@@ -49,6 +49,7 @@ pub(super) fn xav_assume() -> Claim {
             Planted::post(
                 "the post's \"x, W, b zero-mean\" read literally: Init::dense draws b ~ N(0, 1/2)",
             )
+            .typeset(r#"the post's "$x$, $W$, $b$ zero-mean" read literally: `Init::dense` draws $b \sim N(0, 1/2)$"#)
             .by("zero biases"),
         )],
         |bug, ctx| {
@@ -184,7 +185,10 @@ pub(super) fn xav_actcond() -> Claim {
         &[
             (
                 ActCondBug::LiteralSlope,
-                Planted::post("\"f'(x) ≈ 1\" read literally: |f' − 1| ≤ 0.1 on all of [−3, 3]"),
+                Planted::post("\"f'(x) ≈ 1\" read literally: |f' − 1| ≤ 0.1 on all of [−3, 3]")
+                    .typeset(
+                        r#""$f'(x) \approx 1$" read literally: $\lvert f' - 1 \rvert \le 0.1$ on all of $[-3, 3]$"#,
+                    ),
             ),
             (
                 ActCondBug::RightDerivativeOnly,

@@ -76,7 +76,8 @@ pub(super) fn xav_21() -> Claim {
         &[
             (
                 Goal21Bug::Literal,
-                Planted::post("∂ℓ/∂IN_i = ∂ℓ/∂IN_{i'} as printed: the gradients themselves equal"),
+                Planted::post("∂ℓ/∂IN_i = ∂ℓ/∂IN_{i'} as printed: the gradients themselves equal")
+                    .typeset(r"$\partial \ell / \partial IN_i = \partial \ell / \partial IN_{i'}$ as printed: the gradients themselves equal"),
             ),
             (
                 Goal21Bug::FanIn,
@@ -263,7 +264,8 @@ pub(super) fn xav_bwd_var() -> Claim {
         PostVerdict::Wrong,
         &[(
             BwdVarBug::VarOfSlope,
-            Planted::post("Var(f'(IN_i)) in the backward step, as printed"),
+            Planted::post("Var(f'(IN_i)) in the backward step, as printed")
+                .typeset(r"$\mathrm{Var}(f'(IN_i))$ in the backward step, as printed"),
         )],
         |bug, ctx| {
             let (j_in, j_hid, j_out) = (128, 256, 64);

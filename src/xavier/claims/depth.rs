@@ -836,7 +836,8 @@ pub(super) fn xav_lin_18() -> Claim {
             ),
             (
                 Lin18Bug::LinearExact,
-                Planted::post("(18) taken as exact: q_{l+1} = E[(√q_l·z)²] = q_l"),
+                Planted::post("(18) taken as exact: q_{l+1} = E[(√q_l·z)²] = q_l")
+                    .typeset(r"(18) taken as exact: $q_{l+1} = E[(\sqrt{q_l}\, z)^2] = q_l$"),
             ),
         ],
         |bug, ctx| {
