@@ -5,8 +5,9 @@
 //   3. no request leaves the machine: every request goes to the local server, anything else
 //      is recorded, aborted, and fails the check;
 //   4. no script error on the page.
-// It prints, per chapter, the height of the page above its first rendered equation at a
-// 1400 px wide window: a reader should meet the first equation within a screen, not nine.
+// It prints, per chapter, the height of the page above its first rendered formula and above
+// its first displayed equation at a 1400 px wide window: a reader should meet the first
+// equation within a screen, not nine.
 //
 // Usage: node check.mjs <base URL of the local server> <SUMMARY.md> <chromium executable>
 // (.ci/check-book-browser.sh serves book/book and passes these). Exits 1 on any problem.
@@ -82,7 +83,7 @@ for (const name of chapters) {
   const seen = await page.evaluate(() => {
     const main = document.querySelector("main") ?? document.body;
     const katex = main.querySelectorAll(".katex");
-    const first = katex[0];
+    const top = (el) => (el ? Math.round(el.getBoundingClientRect().top + window.scrollY) : null);
     // The prose without code, math and the folded evidence's summaries: raw TeX there means
     // a formula was not rendered.
     const prose = main.cloneNode(true);
@@ -97,7 +98,8 @@ for (const name of chapters) {
       errors: main.querySelectorAll(".katex-error").length,
       raw: raw ? raw[0] : null,
       fontLoaded: document.fonts.check("16px KaTeX_Main"),
-      firstMath: first ? Math.round(first.getBoundingClientRect().top + window.scrollY) : null,
+      firstMath: top(katex[0]),
+      firstDisplay: top(main.querySelector(".katex-display")),
       pageHeight: document.documentElement.scrollHeight,
       images,
     };
@@ -114,10 +116,13 @@ for (const name of chapters) {
 await browser.close();
 
 const pad = (s, n) => String(s).padEnd(n);
-console.log(`${pad("chapter", 22)}${pad("equations", 11)}${pad("images", 8)}px before the first equation (of page height), 1400 px wide`);
+console.log("px above the first formula (inline or displayed) and the first displayed equation, at 1400 px wide:");
+console.log(`${pad("chapter", 20)}${pad("formulas", 10)}${pad("images", 8)}${pad("first formula", 15)}${pad("first display", 15)}page height`);
+const px = (v) => (v === null ? "none" : `${v}`);
 for (const h of heights) {
-  const before = h.firstMath === null ? "no equation" : `${h.firstMath} (of ${h.pageHeight})`;
-  console.log(`${pad(h.name, 22)}${pad(h.katex, 11)}${pad(h.images.length, 8)}${before}`);
+  console.log(
+    `${pad(h.name, 20)}${pad(h.katex, 10)}${pad(h.images.length, 8)}${pad(px(h.firstMath), 15)}${pad(px(h.firstDisplay), 15)}${h.pageHeight}`,
+  );
 }
 // The chapters are math: each must show some. (The introduction and the appendices may not.)
 for (const h of heights) {
