@@ -122,6 +122,27 @@ impl Label {
     }
 }
 
+impl Label {
+    /// Appends plain text (a count, a worst input) to both forms; the Markdown form gets it
+    /// escaped.
+    ///
+    /// ```
+    /// use proofs_engine::claims::Label;
+    /// let l = Label::from("σ'").markdown("$\\sigma'$").append(" (worst at x_0 = 1)");
+    /// assert_eq!(l.plain, "σ' (worst at x_0 = 1)");
+    /// assert_eq!(l.markdown.as_deref(), Some("$\\sigma'$ (worst at x\\_0 = 1)"));
+    /// assert_eq!(Label::from("a").append("_b").markdown, None);
+    /// ```
+    #[must_use]
+    pub fn append(mut self, tail: &str) -> Self {
+        self.plain.push_str(tail);
+        if let Some(m) = &mut self.markdown {
+            m.push_str(&crate::report::book::escape(tail));
+        }
+        self
+    }
+}
+
 impl From<String> for Label {
     fn from(plain: String) -> Self {
         Self {
