@@ -4,7 +4,8 @@
 //   2. every image loads (complete, with a non-zero natural size) and no response is an error;
 //   3. no request leaves the machine: every request goes to the local server, anything else
 //      is recorded, aborted, and fails the check;
-//   4. no script error on the page.
+//   4. no script error on the page;
+//   5. a verdict line's "evidence" link unfolds the evidence it points to.
 // It prints, per chapter, the height of the page above its first rendered formula and above
 // its first displayed equation at a 1400 px wide window: a reader should meet the first
 // equation within a screen, not nine.
@@ -109,6 +110,16 @@ for (const name of chapters) {
   if (seen.katex > 0 && !seen.fontLoaded) problem(name, "the KaTeX fonts did not load");
   for (const img of seen.images) {
     if (!img.ok) problem(name, `image did not load: ${img.src}`);
+  }
+  // A verdict line's "evidence" link must land on its evidence unfolded.
+  const link = await page.$('p.verdict a[href^="#evidence-"]');
+  if (link) {
+    const target = (await link.getAttribute("href")).slice(1);
+    await link.click();
+    const opened = await page
+      .waitForFunction((id) => document.getElementById(id)?.open === true, target, { timeout: 2000 })
+      .then(() => true, () => false);
+    if (!opened) problem(name, `the link to #${target} does not unfold its evidence`);
   }
   heights.push({ name, ...seen });
   await page.close();
