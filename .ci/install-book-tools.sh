@@ -3,6 +3,8 @@
 #   .tools/bin/mdbook, .tools/bin/mdbook-katex    (cargo install --locked, from crates.io)
 #   book/theme/katex/katex.min.css                (KaTeX's stylesheet, from npm's `katex`)
 #   book/src/theme/katex/fonts/, LICENSE          (KaTeX's fonts and licence, same package)
+#   chromium                                      (Debian's package, for the browser check)
+#   .ci/browser/node_modules/playwright-core      (npm ci, pinned by .ci/browser/package-lock.json)
 # Idempotent: whatever is already installed at the pinned version is skipped.
 #
 # Why these versions:
@@ -99,8 +101,35 @@ install_katex_assets() {
     say "KaTeX $KATEX_VERSION: CSS -> book/theme/katex/, $(find "$FONT_DIR" -type f | wc -l) font files -> book/src/theme/katex/fonts/"
 }
 
+# The browser check (.ci/check-book-browser.sh) drives Debian's Chromium through
+# playwright-core, whose version and sha512 are pinned in .ci/browser/package-lock.json.
+install_browser() {
+    if command -v chromium >/dev/null; then
+        say "chromium already installed ($(chromium --version 2>/dev/null | head -n 1)), skipping"
+    else
+        command -v apt-get >/dev/null || die "chromium is needed for the browser check, and there is no apt-get"
+        say "installing Debian's chromium (apt-get)"
+        local sudo=""
+        [[ $(id -u) == 0 ]] || sudo=sudo
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+        command -v chromium >/dev/null || die "apt-get installed no chromium"
+    fi
+    local dir="$ROOT/.ci/browser" want have
+    want=$(grep -oE '"playwright-core": "[0-9.]+"' "$dir/package.json" | grep -oE '[0-9.]+[0-9]')
+    have=$(grep -oE '"version": "[0-9.]+"' "$dir/node_modules/playwright-core/package.json" 2>/dev/null | grep -oE '[0-9.]+[0-9]' || true)
+    if [[ "$have" == "$want" ]]; then
+        say "playwright-core $want already in .ci/browser/node_modules, skipping"
+        return
+    fi
+    command -v npm >/dev/null || die "npm is needed to install playwright-core@$want"
+    say "installing playwright-core@$want into .ci/browser/node_modules (npm ci)"
+    (cd "$dir" && npm ci --silent --no-audit --no-fund)
+}
+
 command -v cargo >/dev/null || die "cargo is needed (rustup.rs)"
 install_crate mdbook "$MDBOOK_VERSION"
 install_crate mdbook-katex "$MDBOOK_KATEX_VERSION"
 install_katex_assets
+install_browser
 say "done; build with .ci/check-book.sh, or serve with: .tools/bin/mdbook serve book"

@@ -40,7 +40,10 @@ fn suite() -> Suite {
             "eq (14)",
             "corrected",
             PostVerdict::Typo,
-            &[(3.0, Planted::post("the post's index"))],
+            &[(
+                3.0,
+                Planted::post("the post's index").typeset("the post's index $i$"),
+            )],
             |bug: Option<f64>, _: &Ctx| bound(bug.unwrap_or(0.5)),
         ),
         Claim::checked(
@@ -154,20 +157,23 @@ fn table_markdown_and_files_say_what_happened() {
     );
     assert!(md.contains("x \\| y ≤ 1"), "pipes are escaped: {md}");
     let all = report::markdown(&records, None);
-    assert!(all.contains("planted bug *doubled*: rejected"), "{all}");
+    assert!(
+        all.contains("planted bug *doubled*: **rejected** ✔"),
+        "{all}"
+    );
     assert!(
         all.contains("planted bug *the same*: harmless, exempt"),
         "{all}"
     );
     assert!(
-        all.contains("planted bug *the post's index* (the post's own version): rejected"),
+        all.contains("planted bug *the post's index $i$* (the post's own version): **rejected** ✔"),
         "{all}"
     );
 
     let errata = report::errata(&records, s.catalogue());
     assert!(errata.starts_with("1 places where"), "{errata}");
     assert!(
-        errata.contains("| [`T-POST`](alpha.md#t-post) | a | typo | b | **corrected-holds** | the post's index: x \\| y ≤ 1: 3.000e0 ≤ 1.0e0 (3 cases) [rejected] |"),
+        errata.contains("| [`T-POST`](alpha.md#t-post) | a, *typo* | the post's index $i$ | b | rejected ✔ by x \\| y ≤ 1: $3.000 > 1.0$ (3 cases) | **corrected-holds** |"),
         "{errata}"
     );
     assert!(!errata.contains("T-HOLDS"), "{errata}");
@@ -224,5 +230,104 @@ fn long_cells_are_cut_with_an_ellipsis() {
     assert!(
         row.starts_with("T-A-VERY-LONG-IDEN… a location far longer … informal   "),
         "{row}"
+    );
+}
+
+/// The book's page for a derivation: one anchored compact line per claim, the evidence
+/// folded under its own anchor, measures typeset, rejections worded as the successes they are.
+#[test]
+fn book_page_anchors_each_claim_and_typesets_its_evidence() {
+    use report::book;
+    let s = suite();
+    let picked = s.all();
+    let verdicts = s.run(&picked, 3, Budget::Ci);
+    let claims: Vec<&Claim> = picked.iter().map(|&i| &s.claims()[i]).collect();
+    let records = report::records(&claims, &verdicts);
+    let fig = [book::FigureRef {
+        claim: "T-HOLDS",
+        file: "alpha-curve.svg".into(),
+        title: "a <curve>",
+    }];
+    let page = book::page(&records, "alpha", Budget::Ci, 3, &fig);
+    assert!(page.starts_with("<!-- Written by `cargo run --release` (ci budget, base seed 3)"));
+    assert!(
+        !page.contains("T-BROKEN"),
+        "only the derivation's claims: {page}"
+    );
+    for id in ["T-HOLDS", "T-POST", "evidence", "figure-alpha-curve"] {
+        assert_eq!(
+            page.matches(&format!("<!-- ANCHOR: {id} -->")).count(),
+            1,
+            "{id}"
+        );
+        assert_eq!(
+            page.matches(&format!("<!-- ANCHOR_END: {id} -->")).count(),
+            1,
+            "{id}"
+        );
+    }
+    // The compact line: ID, where, the post's word, result, planted k/n, a link to evidence.
+    let line = page
+        .lines()
+        .find(|l| l.contains("id=\"t-post\""))
+        .expect("a compact line for T-POST");
+    assert!(line.contains("<code>T-POST</code> · eq (14)"), "{line}");
+    assert!(
+        line.contains("<strong class=\"result\">corrected-holds</strong>"),
+        "{line}"
+    );
+    assert!(
+        line.contains("planted bugs rejected <strong>1/1</strong>"),
+        "{line}"
+    );
+    assert!(line.contains("href=\"#evidence-t-post\""), "{line}");
+    assert!(page.contains("<details id=\"evidence-t-post\">"), "{page}");
+    // A harmless variant does not count in k/n.
+    assert!(
+        page.contains("planted bugs rejected <strong>1/1</strong> · <a href=\"#evidence-t-holds\"")
+    );
+    // Our code's evidence: the relation that holds, as math; the plain label escaped.
+    assert!(
+        page.contains("- x \\| y ≤ 1: $5.000\\times10^{-1} \\le 1.0$ (3 cases) (ok)"),
+        "{page}"
+    );
+    // A rejected planted bug reads as a success, with the gap that rejected it.
+    assert!(
+        page.contains(
+            "- planted bug *the post's index $i$* (the post's own version): **rejected** ✔ — x \\| y ≤ 1: $3.000 > 1.0$ (3 cases)\n"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("<figcaption>a &lt;curve&gt;. Drawn by <a href=\"#t-holds\"><code>T-HOLDS</code></a> at the ci budget, base seed 3.</figcaption>"), "{page}");
+
+    // A surviving planted bug reads as the failure it is, and the line flags the result.
+    let beta = book::page(&records, "beta", Budget::Full, 3, &[]);
+    assert!(
+        beta.contains("planted bug *survivor*: **SURVIVED** ✘"),
+        "{beta}"
+    );
+    assert!(
+        beta.contains("planted bugs rejected <strong>0/2</strong> ✘"),
+        "{beta}"
+    );
+    assert!(
+        beta.contains("class=\"result unexpected\">failed"),
+        "{beta}"
+    );
+    assert!(beta.contains("sign test: $p = "), "{beta}");
+}
+
+#[test]
+fn numbers_are_typeset_for_katex() {
+    use report::book::num;
+    assert_eq!(num(1.414e6, 3), r"1.414\times10^{6}");
+    assert_eq!(num(1e-3, 0), "10^{-3}");
+    assert_eq!(num(0.5, 1), r"5.0\times10^{-1}");
+    assert_eq!(num(2.5, 2), "2.50");
+    assert_eq!(num(f64::NAN, 2), r"\text{NaN}");
+    assert_eq!(num(f64::NEG_INFINITY, 2), r"-\infty");
+    assert_eq!(
+        report::book::escape("a_b *c* ~d~ <e> [f]"),
+        r"a\_b \*c\* \~d\~ &lt;e&gt; \[f\]"
     );
 }

@@ -201,11 +201,16 @@ fn list_and_book_files() {
     let md = std::fs::read_to_string(book.join("toy.md")).expect("toy.md");
     assert!(
         md.starts_with(
-            "<!-- Written by `cargo run --release` (Full budget, base seed 0). Do not edit. -->"
+            "<!-- Written by `cargo run --release` (full budget, base seed 0). Do not edit."
         ),
         "{md}"
     );
-    assert!(md.contains("[`TOY-FAILS`](#toy-fails)"), "{md}");
+    // Each claim's verdict line under its own anchor, for its chapter to include.
+    assert!(
+        md.contains("<!-- ANCHOR: TOY-FAILS -->\n<p class=\"verdict\" id=\"toy-fails\">"),
+        "{md}"
+    );
+    assert!(md.contains("<!-- ANCHOR: evidence -->"), "{md}");
     let (_, stdout, _) = run(contract_suite()
         .args(["--claim", "toy", "--no-book", "--out"])
         .arg(&out));

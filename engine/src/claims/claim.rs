@@ -75,6 +75,9 @@ pub struct Planted {
     /// The check this variant exists to power: only an evidence item whose description
     /// contains this text counts as its rejection (`None`: any item).
     pub by: Option<Text>,
+    /// The name as Markdown with KaTeX math (`$…$`), for the book (`None`: the plain name).
+    #[serde(skip)]
+    pub typeset: Option<&'static str>,
 }
 
 impl Planted {
@@ -85,6 +88,7 @@ impl Planted {
             post: false,
             harmless: false,
             by: None,
+            typeset: None,
         }
     }
 
@@ -95,6 +99,7 @@ impl Planted {
             post: true,
             harmless: false,
             by: None,
+            typeset: None,
         }
     }
 
@@ -105,6 +110,7 @@ impl Planted {
             post: false,
             harmless: true,
             by: None,
+            typeset: None,
         }
     }
 
@@ -114,6 +120,13 @@ impl Planted {
             name: name.into(),
             ..Self::bug("")
         }
+    }
+
+    /// The name as Markdown with KaTeX math, for the book: the errata set the post's version
+    /// beside the correction with it.
+    pub fn typeset(mut self, markdown: &'static str) -> Self {
+        self.typeset = Some(markdown);
+        self
     }
 
     /// Counts only a rejection by the evidence item whose description contains `check`.

@@ -92,11 +92,87 @@ pub enum Measure {
     },
 }
 
+/// What an evidence item checked: plain text for the terminal and `report.json`, and
+/// optionally the same words as Markdown with KaTeX math (`$…$`) for the book.
+///
+/// A `&str` or `String` converts into a label with no Markdown form (the book then shows the
+/// plain text, escaped); [`Label::markdown`] adds one:
+///
+/// ```
+/// use proofs_engine::claims::Label;
+/// let l = Label::from("∂ℓ/∂W_{n,j} against finite differences")
+///     .markdown(r"$\partial\ell/\partial W_{n,j}$ against finite differences");
+/// assert_eq!(l.plain, "∂ℓ/∂W_{n,j} against finite differences");
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Label {
+    /// The label as plain text.
+    pub plain: String,
+    /// The same label as Markdown whose math is between `$` delimiters.
+    pub markdown: Option<String>,
+}
+
+impl Label {
+    /// Adds the Markdown form of the label (math between `$` delimiters). The book puts it in
+    /// tables too: write |x| as `\lvert x \rvert`, since a bare `|` ends a table cell.
+    #[must_use]
+    pub fn markdown(mut self, markdown: impl Into<String>) -> Self {
+        self.markdown = Some(markdown.into());
+        self
+    }
+}
+
+impl Label {
+    /// Appends plain text (a count, a worst input) to both forms; the Markdown form gets it
+    /// escaped.
+    ///
+    /// ```
+    /// use proofs_engine::claims::Label;
+    /// let l = Label::from("σ'").markdown("$\\sigma'$").append(" (worst at x_0 = 1)");
+    /// assert_eq!(l.plain, "σ' (worst at x_0 = 1)");
+    /// assert_eq!(l.markdown.as_deref(), Some("$\\sigma'$ (worst at x\\_0 = 1)"));
+    /// assert_eq!(Label::from("a").append("_b").markdown, None);
+    /// ```
+    #[must_use]
+    pub fn append(mut self, tail: &str) -> Self {
+        self.plain.push_str(tail);
+        if let Some(m) = &mut self.markdown {
+            m.push_str(&crate::report::book::escape(tail));
+        }
+        self
+    }
+}
+
+impl From<String> for Label {
+    fn from(plain: String) -> Self {
+        Self {
+            plain,
+            markdown: None,
+        }
+    }
+}
+
+impl From<&str> for Label {
+    fn from(plain: &str) -> Self {
+        plain.to_owned().into()
+    }
+}
+
+impl From<&String> for Label {
+    fn from(plain: &String) -> Self {
+        plain.clone().into()
+    }
+}
+
 /// A named measure: the unit of evidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evidence {
     /// What was checked, in words (e.g. "σ(−x) = 1 − σ(x), |x| ≤ 1e3").
     pub what: String,
+    /// The same as Markdown with KaTeX math, for the book ([`Label::markdown`]); `None`
+    /// where the plain words serve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub what_markdown: Option<String>,
     #[serde(flatten)]
     pub measure: Measure,
 }
@@ -314,7 +390,7 @@ impl Findings {
     /// recorded as one non-finite case: the item fails and measures nothing.
     pub fn bound(
         &mut self,
-        what: impl Into<String>,
+        what: impl Into<Label>,
         observed: f64,
         bound: f64,
         cases: u64,
@@ -337,7 +413,7 @@ impl Findings {
     /// cases counted apart.
     pub fn max_error(
         &mut self,
-        what: impl Into<String>,
+        what: impl Into<Label>,
         error: &MaxError,
         bound: f64,
         why: impl Into<String>,
@@ -361,8 +437,12 @@ impl Findings {
 
     /// Records a gradient check: the worst parameter's |g − ĝ| as a fraction of its band,
     /// which must be at most 1, with the parameter and both values in the description.
-    pub fn gradient(&mut self, what: impl Into<String>, check: &super::gradcheck::GradientCheck) {
-        let what = format!("{} ({check})", what.into());
+    pub fn gradient(&mut self, what: impl Into<Label>, check: &super::gradcheck::GradientCheck) {
+        let what = what.into();
+        let what = Label {
+            plain: format!("{} ({check})", what.plain),
+            markdown: what.markdown.map(|m| format!("{m} ({check})")),
+        };
         self.push(
             what,
             Measure::Bound {
@@ -378,13 +458,7 @@ impl Findings {
 
     /// Records a hypothesis test at level `alpha`, with its power against the planted
     /// variant being checked (or [`Power::none`] on our code).
-    pub fn test(
-        &mut self,
-        what: impl Into<String>,
-        outcome: TestOutcome,
-        alpha: f64,
-        power: Power,
-    ) {
+    pub fn test(&mut self, what: impl Into<Label>, outcome: TestOutcome, alpha: f64, power: Power) {
         self.push(
             what,
             Measure::Test {
@@ -396,7 +470,7 @@ impl Findings {
     }
 
     /// Records an exact property over `cases` inputs from a tally.
-    pub fn tally(&mut self, what: impl Into<String>, tally: Tally) {
+    pub fn tally(&mut self, what: impl Into<Label>, tally: Tally) {
         self.push(
             what,
             Measure::Violations {
@@ -410,7 +484,7 @@ impl Findings {
     /// Records an experiment's asserted inequality `observed < threshold`.
     pub fn experiment(
         &mut self,
-        what: impl Into<String>,
+        what: impl Into<Label>,
         observed: f64,
         threshold: f64,
         detail: impl Into<String>,
@@ -433,9 +507,11 @@ impl Findings {
         })
     }
 
-    fn push(&mut self, what: impl Into<String>, measure: Measure) {
+    fn push(&mut self, what: impl Into<Label>, measure: Measure) {
+        let what = what.into();
         self.evidence.push(Evidence {
-            what: what.into(),
+            what: what.plain,
+            what_markdown: what.markdown,
             measure,
         });
     }

@@ -232,6 +232,7 @@ impl Experiment {
                     0,
                     super::Evidence {
                         what: format!("replicate {r} (seed {}) is healthy", ctx.seed),
+                        what_markdown: None,
                         measure: super::Measure::Violations {
                             violations: 1,
                             cases: r as u64 + 1,
@@ -258,6 +259,7 @@ impl Experiment {
         let pick = |q: usize| margins.get(q).copied().unwrap_or(f64::NAN);
         let summary = super::Evidence {
             what: format!("decided over {n} independent replicates"),
+            what_markdown: None,
             measure: super::Measure::SignTest {
                 inequality: self.design.inequality.to_owned(),
                 wins,

@@ -26,7 +26,8 @@ mod verdict;
 pub use catalogue::{Catalogue, Entry};
 pub use claim::{Budget, Claim, Ctx, Decision, Planted, PostVerdict};
 pub use evidence::{
-    Evidence, Findings, IDENTITY_TOL, Judgement, MaxError, Measure, Power, Tally, identity_error,
+    Evidence, Findings, IDENTITY_TOL, Judgement, Label, MaxError, Measure, Power, Tally,
+    identity_error,
 };
 pub use experiment::{
     ArmResult, Control, ControlExpect, Decided, Design, Experiment, Trial, replicate_seed,

@@ -162,13 +162,19 @@ fn execute(suite: &Suite, args: &Args) -> Result<bool, Box<dyn std::error::Error
         claims: records,
     };
     report::write(&args.out, &report).map_err(at(&args.out, "write the report into"))?;
+    // Each figure with the claim that drew it: the book captions it with that claim.
     let mut figures = Vec::new();
-    for v in &verdicts {
+    for (c, v) in claims.iter().zip(&verdicts) {
+        // A claim that follows an experiment carries the experiment's findings: its figures
+        // are the experiment's, placed once, with the experiment.
+        if matches!(c.decision, claims::Decision::Follows { .. }) {
+            continue;
+        }
         for f in &v.findings.figures {
-            figures.push(
-                f.write_svg(&args.out)
-                    .map_err(|e| format!("cannot write a figure: {e}"))?,
-            );
+            let path = f
+                .write_svg(&args.out)
+                .map_err(|e| format!("cannot write a figure: {e}"))?;
+            figures.push((&*c.id, &*c.derivation, f.title.as_str(), path));
         }
     }
     // The book's tables are per derivation: refresh them only when whole derivations ran.
@@ -282,19 +288,20 @@ fn sweep(suite: &Suite, picked: &[usize], seeds: std::ops::Range<u64>, budget: B
     s.failed_seeds.is_empty()
 }
 
-/// The book includes `generated/<derivation>.md` (its verdict table) and the figures.
+/// The book includes parts of `generated/<derivation>.md` by anchor (each claim's verdict
+/// line, the evidence, each figure with its caption; [`report::book`]) and the figures.
 fn write_book_files(
     dir: &std::path::Path,
     report: &report::Report,
-    figures: &[PathBuf],
+    figures: &[(&str, &str, &str, PathBuf)],
     whole_suite: Option<&claims::Catalogue>,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     // The errata span every derivation: written only when the whole suite ran.
     if let Some(catalogue) = whole_suite {
         let md = format!(
-            "<!-- Written by `cargo run --release` ({:?} budget, base seed {}). Do not edit. -->\n\n{}",
-            report.budget,
+            "<!-- Written by `cargo run --release` ({} budget, base seed {}). Do not edit. -->\n\n{}",
+            report::book::budget_word(report.budget),
             report.base_seed,
             report::errata(&report.claims, catalogue)
         );
@@ -303,15 +310,21 @@ fn write_book_files(
     let mut derivations: Vec<&str> = report.claims.iter().map(|c| c.derivation).collect();
     derivations.dedup();
     for d in derivations {
-        let md = format!(
-            "<!-- Written by `cargo run --release` ({:?} budget, base seed {}). Do not edit. -->\n\n{}",
-            report.budget,
-            report.base_seed,
-            report::markdown(&report.claims, Some(d))
-        );
+        let refs: Vec<report::book::FigureRef> = figures
+            .iter()
+            .filter(|f| f.1 == d)
+            .filter_map(|(claim, _, title, path)| {
+                Some(report::book::FigureRef {
+                    claim,
+                    file: path.file_name()?.to_string_lossy().into_owned(),
+                    title,
+                })
+            })
+            .collect();
+        let md = report::book::page(&report.claims, d, report.budget, report.base_seed, &refs);
         std::fs::write(dir.join(format!("{d}.md")), md)?;
     }
-    for f in figures {
+    for (_, _, _, f) in figures {
         if let Some(name) = f.file_name() {
             std::fs::copy(f, dir.join(name))?;
         }

@@ -115,6 +115,9 @@ impl PlantedState {
 #[derive(Debug, Clone, Serialize)]
 pub struct PlantedResult {
     pub name: Text,
+    /// The name as Markdown with math, for the book ([`super::Planted::typeset`]).
+    #[serde(skip)]
+    pub typeset: Option<&'static str>,
     pub state: PlantedState,
     /// Whether the check rejected it on a measured value.
     pub rejected: bool,
@@ -123,6 +126,9 @@ pub struct PlantedResult {
     pub post: bool,
     /// The evidence that decided (the rejecting item, or why it is invalid).
     pub evidence: String,
+    /// The item that rejected it, when one did: the book typesets it.
+    #[serde(skip)]
+    pub rejected_by: Option<super::Evidence>,
     /// The chance this bug survives on another seed: 0 for an exact check, 1 − power for a
     /// statistical one, NaN where the check states no power.
     pub miss: f64,
@@ -351,11 +357,17 @@ impl Claim {
                         };
                         PlantedResult {
                             name: p.name.clone(),
+                            typeset: p.typeset,
                             state,
                             rejected: state == PlantedState::Rejected,
                             harmless: p.harmless,
                             post: p.post,
                             evidence,
+                            rejected_by: if state == PlantedState::Rejected {
+                                f.rejection(p.by.as_deref()).cloned()
+                            } else {
+                                None
+                            },
                             miss: if state == PlantedState::Rejected {
                                 miss_of(&f, p.by.as_deref())
                             } else {

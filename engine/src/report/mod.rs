@@ -1,5 +1,6 @@
 //! The report: the terminal table, `report.json`, `report.md` and the SVG figures.
 
+pub mod book;
 pub mod figure;
 
 use serde::Serialize;
@@ -95,7 +96,7 @@ pub fn records<'a>(claims: &[&'a Claim], verdicts: &'a [Verdict]) -> Vec<ClaimRe
 }
 
 /// The planted column: `k/n` rejected, or `—` where there are none.
-fn planted_cell(v: &[PlantedResult]) -> String {
+pub(crate) fn planted_cell(v: &[PlantedResult]) -> String {
     let live: Vec<_> = v.iter().filter(|p| !p.harmless).collect();
     if live.is_empty() {
         return "—".into();
@@ -176,51 +177,7 @@ pub fn markdown(records: &[ClaimRecord], derivation: Option<&str>) -> String {
             r.result,
             r.seed
         );
-        if let Some(reason) = r.evidence.out_of_scope_reason {
-            let _ = writeln!(s, "- out of scope: {}", escape(reason));
-        }
-        if let Some(note) = r.evidence.note {
-            let _ = writeln!(s, "- {}", escape(note));
-        }
-        for e in r.evidence.items {
-            let _ = writeln!(s, "- {}", escape(&e.summary()));
-        }
-        for p in r.planted {
-            let mark = match (p.harmless, p.state) {
-                (true, _) => "harmless, exempt",
-                (false, PlantedState::Rejected) => "rejected",
-                (false, PlantedState::Survived) => "**SURVIVED**",
-                (false, PlantedState::Invalid) => "**told apart only by a broken check**",
-            };
-            let post = if p.post {
-                " (the post's own version)"
-            } else {
-                ""
-            };
-            let _ = writeln!(
-                s,
-                "- planted bug *{}*{post}: {mark} — {}",
-                escape(&p.name),
-                escape(&p.evidence)
-            );
-        }
-        for c in r.controls {
-            let _ = writeln!(
-                s,
-                "- control *{}* (must come out {}): {} — {}",
-                escape(c.name),
-                match c.expect {
-                    crate::claims::ControlExpect::Supported => "supported",
-                    crate::claims::ControlExpect::Failed => "failed",
-                },
-                if c.ok {
-                    "as designed"
-                } else {
-                    "**NOT as designed**"
-                },
-                escape(&c.evidence)
-            );
-        }
+        s += &book::evidence_list(r);
     }
     s
 }
@@ -228,13 +185,14 @@ pub fn markdown(records: &[ClaimRecord], derivation: Option<&str>) -> String {
 /// The errata: every claim the catalogue expects `corrected-holds` (the post's own version is
 /// planted and must be rejected), with the catalogue's line on what the post prints and what
 /// it should say (typeset math and all), how the run came out and the evidence that rejected
-/// the post's version; then every experiment and what it decided. Links go to
-/// `<derivation>.md#<id>`, where each claim's chapter keeps its evidence.
+/// the post's version (typeset); then every experiment and what it decided. Links go to
+/// `<derivation>.md#<id>`, the claim's verdict line in the section of its chapter that
+/// argues it.
 pub fn errata(records: &[ClaimRecord], catalogue: &crate::claims::Catalogue) -> String {
     let link =
         |r: &ClaimRecord| format!("[`{}`]({}.md#{})", r.id, r.derivation, r.id.to_lowercase());
     let mut s = String::from(
-        "| claim | where | the post | what the post prints, and the correction | result | what rejected the post's version |\n| --- | --- | --- | --- | --- | --- |\n",
+        "| claim | where, and the post's word | the post's version | the correction | what decided between them | result |\n| --- | --- | --- | --- | --- | --- |\n",
     );
     let mut rows = 0;
     for r in records {
@@ -244,23 +202,38 @@ pub fn errata(records: &[ClaimRecord], catalogue: &crate::claims::Catalogue) -> 
         if entry.expected != crate::claims::Outcome::CorrectedHolds {
             continue;
         }
-        let decided = r
-            .planted
+        let post: Vec<&PlantedResult> = r.planted.iter().filter(|p| p.post).collect();
+        let version = post
             .iter()
-            .filter(|p| p.post)
-            .map(|p| format!("{}: {}", escape(&p.name), escape(&p.evidence)))
+            .map(|p| book::planted_name(p))
+            .collect::<Vec<_>>()
+            .join("; ");
+        // What rejected the post's version, with the gap, typeset. Plain text comes escaped; a
+        // label's math writes |x| as \lvert x \rvert (Label::markdown), since the table
+        // would split at a bare bar.
+        let decided = post
+            .iter()
+            .map(|p| {
+                let how = p
+                    .rejected_by
+                    .as_ref()
+                    .map_or_else(|| escape(&p.evidence), |e| book::evidence_line(e, true));
+                match p.state {
+                    PlantedState::Rejected => format!("rejected ✔ by {how}"),
+                    _ => format!("**not rejected** ✘: {how}"),
+                }
+            })
             .collect::<Vec<_>>()
             .join("; ");
         rows += 1;
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | **{}** | {} |",
+            "| {} | {}, *{}* | {version} | {} | {decided} | **{}** |",
             link(r),
             escape(&entry.location),
             r.post_verdict,
             escape(&entry.claim),
             r.result,
-            decided
         );
     }
     let mut out = format!(

@@ -13,7 +13,8 @@ use rand::Rng;
 use super::Activation;
 use crate::claims::gradcheck::{self, band_ratio, central_difference};
 use crate::claims::{
-    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+    Claim, Ctx, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, Tally,
+    identity_error,
 };
 use crate::report::figure::{LinePlot, Series};
 use derivations::activation as spec;
@@ -68,7 +69,7 @@ fn inputs(ctx: &Ctx, n: usize) -> Vec<f64> {
 /// Records the largest §4 identity error of `a(x)` against `b(x)` over `xs`.
 fn identity(
     f: &mut Findings,
-    what: &str,
+    what: impl Into<Label>,
     xs: &[f64],
     a: impl Fn(f64) -> f64,
     b: impl Fn(f64) -> f64,
@@ -79,7 +80,7 @@ fn identity(
         e.record(identity_error(a(x), b(x)), x);
     }
     f.max_error(
-        format!("{what} (worst at x = {:.6})", e.at),
+        what.into().append(&format!(" (worst at x = {:.6})", e.at)),
         &e,
         tol,
         "|a − b|/max(1,|a|,|b|): a few f64 roundings and libm calls (≤ 1 ulp each) on O(1) values (conventions appendix, Tolerances)");
@@ -88,7 +89,7 @@ fn identity(
 /// Records the worst finite-difference band ratio of `df` against `f` over `xs`.
 fn gradient(
     f: &mut Findings,
-    what: &str,
+    what: impl Into<Label>,
     xs: &[f64],
     fun: impl Fn(f64) -> f64,
     df: impl Fn(f64) -> f64,
@@ -98,7 +99,7 @@ fn gradient(
         e.record(band_ratio(df(x), central_difference(&fun, x)), x);
     }
     f.max_error(
-        format!("{what} (worst at x = {:.6})", e.at),
+        what.into().append(&format!(" (worst at x = {:.6})", e.at)),
         &e,
         1.0,
         gradcheck::WHY,
@@ -108,7 +109,7 @@ fn gradient(
 /// Records that `ok(x)` holds for every x of `xs`.
 fn property(
     f: &mut Findings,
-    what: &str,
+    what: impl Into<Label>,
     xs: &[f64],
     ok: impl Fn(f64) -> bool,
     show: impl Fn(f64) -> String,
@@ -288,14 +289,14 @@ fn act_sigmoid() -> Claim {
             let mut f = Findings::default();
             identity(
                 &mut f,
-                "σ(−x) = 1 − σ(x)",
+                Label::from("σ(−x) = 1 − σ(x)").markdown(r"$\sigma(-x) = 1 - \sigma(x)$"),
                 &xs,
                 |x| s(-x),
                 |x| 1.0 - s(x),
                 IDENTITY_TOL,
             );
             f.bound(
-                "|σ(0) − 1/2|",
+                Label::from("|σ(0) − 1/2|").markdown(r"$\lvert \sigma(0) - 1/2 \rvert$"),
                 (s(0.0) - 0.5).abs(),
                 0.0,
                 1,
@@ -303,21 +304,23 @@ fn act_sigmoid() -> Claim {
             );
             property(
                 &mut f,
-                "0 ≤ σ(x) ≤ 1, finite",
+                Label::from("0 ≤ σ(x) ≤ 1, finite").markdown(r"$0 \le \sigma(x) \le 1$, finite"),
                 &xs,
                 |x| (0.0..=1.0).contains(&s(x)),
                 |x| format!("σ({x}) = {}", s(x)),
             );
             property(
                 &mut f,
-                "σ(x) > 1/2 for x > 0 (increasing through 1/2)",
+                Label::from("σ(x) > 1/2 for x > 0 (increasing through 1/2)")
+                    .markdown(r"$\sigma(x) > 1/2$ for $x > 0$ (increasing through $1/2$)"),
                 &xs,
                 |x| x <= 0.0 || s(x) > 0.5,
                 |x| format!("σ({x}) = {}", s(x)),
             );
             identity(
                 &mut f,
-                "σ equals the two-branch stable form",
+                Label::from("σ equals the two-branch stable form")
+                    .markdown(r"$\sigma$ equals the two-branch stable form"),
                 &xs,
                 s,
                 spec::sigmoid_stable,
@@ -381,13 +384,14 @@ fn act_sigmoid_deriv() -> Claim {
             let mut f = Findings::default();
             gradient(
                 &mut f,
-                "σ' against finite differences of σ",
+                Label::from("σ' against finite differences of σ")
+                    .markdown(r"$\sigma'$ against finite differences of $\sigma$"),
                 &bulk(ctx, ctx.size(20_000, 500_000), 20.0, false),
                 spec::sigmoid,
                 d,
             );
             f.bound(
-                "|σ'(0) − 1/4|",
+                Label::from("|σ'(0) − 1/4|").markdown(r"$\lvert \sigma'(0) - 1/4 \rvert$"),
                 (d(0.0) - 0.25).abs(),
                 0.0,
                 1,
@@ -396,7 +400,8 @@ fn act_sigmoid_deriv() -> Claim {
             let grid: Vec<f64> = (-20_000..=20_000).map(|i| f64::from(i) * 1e-3).collect();
             let worst = grid.iter().map(|&x| d(x)).fold(f64::MIN, f64::max);
             f.bound(
-                "max of σ' over a 1e-3 grid on [−20, 20]",
+                Label::from("max of σ' over a 1e-3 grid on [−20, 20]")
+                    .markdown(r"max of $\sigma'$ over a $10^{-3}$ grid on $[-20, 20]$"),
                 worst,
                 0.25,
                 grid.len() as u64,
@@ -405,7 +410,8 @@ fn act_sigmoid_deriv() -> Claim {
             let far = [-1e3, -745.0, -710.0, 710.0, 745.0, 1e3, f64::MAX, -f64::MAX];
             property(
                 &mut f,
-                "σ'(x) finite at |x| up to 1e3 and beyond",
+                Label::from("σ'(x) finite at |x| up to 1e3 and beyond")
+                    .markdown(r"$\sigma'(x)$ finite at $\lvert x \rvert$ up to $10^3$ and beyond"),
                 &far,
                 |x| d(x).is_finite(),
                 |x| format!("σ'({x}) = {}", d(x)),
@@ -487,7 +493,7 @@ fn act_tanh() -> Claim {
             // The post's identity itself, as mathematics, where it does not overflow.
             identity(
                 &mut f,
-                "the post's (e^x − e^{−x})/(e^x + e^{−x}) = std tanh, |x| ≤ 20",
+                Label::from("the post's (e^x − e^{−x})/(e^x + e^{−x}) = std tanh, |x| ≤ 20").markdown(r"the post's $(e^x - e^{-x})/(e^x + e^{-x})$ = std tanh, $\lvert x \rvert \le 20$"),
                 &near,
                 spec::tanh_literal,
                 f64::tanh,
@@ -643,7 +649,8 @@ fn act_tanh_sigmoid() -> Claim {
             // catalogue's 1e-14 (relative to max(1, ·)) holds with a margin of ~40.
             identity(
                 &mut f,
-                "2σ(2x) − 1 = tanh(x), |x| ≤ 30",
+                Label::from("2σ(2x) − 1 = tanh(x), |x| ≤ 30")
+                    .markdown(r"$2\sigma(2x) - 1 = \tanh x$, $\lvert x \rvert \le 30$"),
                 &xs,
                 |x| 2.0 * spec::sigmoid_stable(scale * x) - 1.0,
                 spec::tanh_stable,
@@ -651,7 +658,8 @@ fn act_tanh_sigmoid() -> Claim {
             );
             identity(
                 &mut f,
-                "σ(x) = (1 + tanh(x/2))/2, |x| ≤ 30",
+                Label::from("σ(x) = (1 + tanh(x/2))/2, |x| ≤ 30")
+                    .markdown(r"$\sigma(x) = (1 + \tanh(x/2))/2$, $\lvert x \rvert \le 30$"),
                 &xs,
                 spec::sigmoid_stable,
                 |x| (1.0 + spec::tanh_stable(x / scale)) / 2.0,

@@ -10,7 +10,9 @@ use rand::Rng;
 
 use super::fixtures::{networks, random_network, sample, vector_fd};
 use crate::claims::gradcheck::{self, band_ratio};
-use crate::claims::{Claim, Ctx, Findings, MaxError, Planted, PostVerdict, Tally, identity_error};
+use crate::claims::{
+    Claim, Ctx, Findings, Label, MaxError, Planted, PostVerdict, Tally, identity_error,
+};
 use derivations::backprop::{self as spec, Activation, Forward, Network, Param};
 
 const ROOM: &str = "backprop";
@@ -181,7 +183,8 @@ fn bp_02() -> Claim {
         PostVerdict::Typo,
         &[(
             ForwardBug::ShiftedNeighbour,
-            Planted::post("the printed index O_{i−1,j−1} (a shifted neighbour)"),
+            Planted::post("the printed index O_{i−1,j−1} (a shifted neighbour)")
+                .typeset(r"the printed index $O_{i-1,\,j-1}$ (a shifted neighbour)"),
         )],
         forward_check,
     )
@@ -341,7 +344,8 @@ fn bp_03() -> Claim {
         PostVerdict::Typo,
         &[(
             ChainBug::AppliedAtLastLayer,
-            Planted::post("(3) applied at i = n−1, the unstated range: 0 for the last weights"),
+            Planted::post("(3) applied at i = n−1, the unstated range: 0 for the last weights")
+                .typeset(r"(3) applied at $i = n-1$, the unstated range: $0$ for the last weights"),
         )],
         |bug, ctx| {
             let mut rng = ctx.rng();
@@ -362,13 +366,15 @@ fn bp_03() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "(3) against finite differences, i ≤ n−2",
+                Label::from("(3) against finite differences, i ≤ n−2")
+                    .markdown(r"(3) against finite differences, $i \le n-2$"),
                 &general,
                 1.0,
                 gradcheck::WHY,
             );
             f.max_error(
-                "base case i = n−1 against finite differences",
+                Label::from("base case i = n−1 against finite differences")
+                    .markdown("base case $i = n-1$ against finite differences"),
                 &base,
                 1.0,
                 gradcheck::WHY,
@@ -483,7 +489,8 @@ fn bp_04() -> Claim {
             ),
             (
                 PathBug::StaleIndex,
-                Planted::post("the printed W_{n−1,j_{n−1},x}, x a stale loop index"),
+                Planted::post("the printed W_{n−1,j_{n−1},x}, x a stale loop index")
+                    .typeset(r"the printed $W_{n-1,j_{n-1},x}$, $x$ a stale loop index"),
             ),
         ],
         |bug, ctx| {
@@ -577,7 +584,8 @@ fn bp_05() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "path sum (5) against finite differences in O_{i+1}",
+                Label::from("path sum (5) against finite differences in O_{i+1}")
+                    .markdown("path sum (5) against finite differences in $O_{i+1}$"),
                 &e,
                 1.0,
                 gradcheck::WHY,
@@ -628,7 +636,10 @@ fn bp_06() -> Claim {
         PostVerdict::Typo,
         &[(
             Eq6Bug::StaleColumn,
-            Planted::post("the printed W_{i+1,j_{i+1},j_{x+2}}: an index left by the product loop"),
+            Planted::post("the printed W_{i+1,j_{i+1},j_{x+2}}: an index left by the product loop")
+                .typeset(
+                    r"the printed $W_{i+1,j_{i+1},j_{x+2}}$: an index left by the product loop",
+                ),
         )],
         |bug, ctx| {
             let mut rng = ctx.rng();
@@ -651,7 +662,8 @@ fn bp_06() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "path sum (6) against finite differences in O_i",
+                Label::from("path sum (6) against finite differences in O_i")
+                    .markdown("path sum (6) against finite differences in $O_i$"),
                 &e,
                 1.0,
                 gradcheck::WHY,

@@ -7,7 +7,8 @@ use rand::Rng;
 use super::fixtures::{loss_band, loss_fd, networks, sample, vector_fd};
 use crate::claims::gradcheck::{self, band_ratio, band_ratio_at, central_difference};
 use crate::claims::{
-    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+    Claim, Ctx, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, Tally,
+    identity_error,
 };
 use derivations::backprop::{self as spec, Activation, Forward, Gradient, Network, Param};
 
@@ -65,7 +66,8 @@ fn loss_08() -> Claim {
             ),
             (
                 LossBug::LayerN,
-                Planted::post("the loss unit as neuron k of layer n: ℓ = (y − O_{n,k})²"),
+                Planted::post("the loss unit as neuron k of layer n: ℓ = (y − O_{n,k})²")
+                    .typeset(r"the loss unit as neuron $k$ of layer $n$: $\ell = (y - O_{n,k})^2$"),
             ),
         ],
         |bug, ctx| {
@@ -138,7 +140,8 @@ fn loss_09() -> Claim {
             ),
             (
                 LossInputBug::Loss,
-                Planted::post("IN_ℓ := O_{n,k} = ℓ, the post read literally"),
+                Planted::post("IN_ℓ := O_{n,k} = ℓ, the post read literally")
+                    .typeset(r"$IN_\ell := O_{n,k} = \ell$, the post read literally"),
             ),
         ],
         |bug, ctx| {
@@ -200,7 +203,8 @@ fn loss_10() -> Claim {
         &[
             (
                 LossDerivBug::FlippedSign,
-                Planted::post("2(y − ŷ), the post's sign (SGD ascends)"),
+                Planted::post("2(y − ŷ), the post's sign (SGD ascends)")
+                    .typeset(r"$\ell' = 2(y - \hat y)$, the post's sign (SGD ascends)"),
             ),
             (LossDerivBug::TwiceYHat, Planted::bug("2ŷ")),
             (LossDerivBug::TwiceLoss, Planted::bug("2ℓ")),
@@ -235,7 +239,8 @@ fn loss_10() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "ℓ'(ŷ) against finite differences of (y − ŷ)²",
+                Label::from("ℓ'(ŷ) against finite differences of (y − ŷ)²")
+                    .markdown(r"$\ell'(\hat y)$ against finite differences of $(y - \hat y)^2$"),
                 &grad,
                 1.0,
                 gradcheck::WHY,
@@ -301,7 +306,9 @@ fn out_11() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "(11) on every W_{n,j} and b_out against finite differences",
+                Label::from("(11) on every W_{n,j} and b_out against finite differences").markdown(
+                    r"(11) on every $W_{n,j}$ and $b_{\text{out}}$ against finite differences",
+                ),
                 &e,
                 1.0,
                 gradcheck::WHY_SCALED,
@@ -362,7 +369,8 @@ fn out_12() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "(12) against finite differences in O_n",
+                Label::from("(12) against finite differences in O_n")
+                    .markdown("(12) against finite differences in $O_n$"),
                 &e,
                 1.0,
                 gradcheck::WHY_SCALED,
@@ -504,7 +512,7 @@ fn bp_13() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "(13) against finite differences of ℓ in O_i, two samples per network",
+                Label::from("(13) against finite differences of ℓ in O_i, two samples per network").markdown(r"(13) against finite differences of $\ell$ in $O_i$, two samples per network"),
                 &fd_err,
                 1.0,
                 gradcheck::WHY_SCALED,
@@ -640,7 +648,10 @@ fn bp_14() -> Claim {
             ),
             (
                 Slip::StrayIndex,
-                Planted::post("the printed O_{i−1,j_{i−1},j_i}: the stray j_i read as the unit"),
+                Planted::post("the printed O_{i−1,j_{i−1},j_i}: the stray j_i read as the unit")
+                    .typeset(
+                        r"the printed $O_{i-1,j_{i-1},j_i}$: the stray $j_i$ read as the unit",
+                    ),
             ),
         ],
         |bug, ctx| {
@@ -648,7 +659,8 @@ fn bp_14() -> Claim {
             let e = all_parameters_fd(ctx, slip, |p| matches!(p, Param::W { .. }));
             let mut f = Findings::default();
             f.max_error(
-                "(14) on every weight W_{i,j,k} against finite differences",
+                Label::from("(14) on every weight W_{i,j,k} against finite differences")
+                    .markdown("(14) on every weight $W_{i,j,k}$ against finite differences"),
                 &e,
                 1.0,
                 gradcheck::WHY_SCALED,
@@ -676,7 +688,8 @@ fn bp_15() -> Claim {
             Slip::PostRange,
             Planted::post(
                 "the printed range i = 2..n−1 (`for i in 2..n`): W_{n−1}, b_n never updated",
-            ),
+            )
+            .typeset(r"the printed range $i = 2, \dots, n-1$ (`for i in 2..n`): $W_{n-1}$, $b_n$ never updated"),
         )],
         |bug, ctx| {
             let slip = bug.unwrap_or(Slip::None);

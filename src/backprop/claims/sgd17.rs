@@ -196,7 +196,8 @@ pub(super) fn sgd_17() -> Claim {
         &[
             (
                 Bug::NoSampleIndex,
-                Planted::post("the summand without a sample index: one term summed M times"),
+                Planted::post("the summand without a sample index: one term summed M times")
+                    .typeset(r"the summand without a sample index: one term summed $M$ times, $\alpha \sum_{m=1}^{M} \partial \ell / \partial W$ with the same $\ell$"),
             ),
             (
                 Bug::InPlace,

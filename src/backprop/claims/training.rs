@@ -321,7 +321,8 @@ fn bp_order() -> Claim {
             Planted::post(
                 "the post's \"update layer by layer from the last\" read literally: W_i \
                  overwritten before (13) has propagated through it",
-            ),
+            )
+            .typeset(r#"the post's "update layer by layer from the last" read literally: $W_i$ overwritten before (13) has propagated through it"#),
         )],
         |bug, ctx| {
             let alpha = 0.1;

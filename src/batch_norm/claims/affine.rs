@@ -9,7 +9,8 @@ use super::sample::{batch, exponential, f32_values, to_matrix};
 use crate::batch_norm::{BatchNorm, accuracy};
 use crate::claims::gradcheck::{band_ratio, central_difference};
 use crate::claims::{
-    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+    Claim, Ctx, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, Tally,
+    identity_error,
 };
 use crate::stats::{ALPHA, Moments, dkw_radius, ks_statistic, normal_cdf};
 use derivations::batch_norm as spec;
@@ -49,7 +50,8 @@ pub(super) fn bn_gauss() -> Claim {
         PostVerdict::Wrong,
         &[(
             GaussBug::RankGaussianisation,
-            Planted::post("x̂ ~ N(0, 1) as written: rank-based Gaussianisation Φ⁻¹((rank − ½)/m)"),
+            Planted::post("x̂ ~ N(0, 1) as written: rank-based Gaussianisation Φ⁻¹((rank − ½)/m)")
+                .typeset(r"$\hat x \sim N(0, 1)$ as written: rank-based Gaussianisation $\Phi^{-1}((\mathrm{rank} - \tfrac12)/m)$"),
         )],
         |bug, ctx| {
             let mut rng = ctx.rng();
@@ -308,13 +310,13 @@ pub(super) fn bn_affine() -> Claim {
                  at most 1 is accepted",
             );
             f.max_error(
-                "∂ℓ/∂γ_k = Σ_i g_ik·x̂_ik against finite differences (loss scaled to unit size)",
+                Label::from("∂ℓ/∂γ_k = Σ_i g_ik·x̂_ik against finite differences (loss scaled to unit size)").markdown(r"$\partial\ell/\partial\gamma_k = \sum_i g_{ik}\,\hat x_{ik}$ against finite differences (loss scaled to unit size)"),
                 &eg,
                 1.0,
                 super::FD_WHY,
             );
             f.max_error(
-                "∂ℓ/∂β_k = Σ_i g_ik against finite differences (loss scaled to unit size)",
+                Label::from("∂ℓ/∂β_k = Σ_i g_ik against finite differences (loss scaled to unit size)").markdown(r"$\partial\ell/\partial\beta_k = \sum_i g_{ik}$ against finite differences (loss scaled to unit size)"),
                 &eb,
                 1.0,
                 super::FD_WHY,
@@ -361,7 +363,7 @@ fn kernel_param_gradients(f: &mut Findings, ctx: &Ctx) {
         }
     }
     f.max_error(
-        "f32 kernel's ∂ℓ/∂γ, ∂ℓ/∂β vs the specification",
+        Label::from("f32 kernel's ∂ℓ/∂γ, ∂ℓ/∂β vs the specification").markdown(r"f32 kernel's $\partial\ell/\partial\gamma$, $\partial\ell/\partial\beta$ vs the specification"),
         &e,
         1.0,
         "|Δ| / accuracy::sum_bound: f64 sums rounded once to f32; at most 1 is accepted",
@@ -456,7 +458,7 @@ pub(super) fn bn_identity() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "γ = √(σ_B² + ε), β = μ_B: y = x (ε = 0.1)",
+                Label::from("γ = √(σ_B² + ε), β = μ_B: y = x (ε = 0.1)").markdown(r"$\gamma = \sqrt{\sigma_B^2 + \varepsilon}$, $\beta = \mu_B$: $y = x$ ($\varepsilon = 0.1$)"),
                 &e,
                 IDENTITY_TOL,
                 "normalise then rescale: a few roundings of O(1) values (conventions appendix, \

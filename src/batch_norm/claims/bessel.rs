@@ -8,7 +8,7 @@ use super::sample::{batch, normal, to_matrix};
 use super::{ROOM, power_against};
 use crate::batch_norm::{BatchNorm, BatchStats, RunningStats, accuracy};
 use crate::claims::{
-    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, Tally,
+    Claim, Ctx, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, Power, Tally,
     identity_error,
 };
 use crate::report::figure::{LinePlot, Series};
@@ -313,7 +313,7 @@ pub(super) fn bn_inf_var() -> Claim {
                 t.record(identity_error(training_variance(bug, x), biased), 0.0);
             }
             f.max_error(
-                "the training normalisation uses the biased σ_B² = (1/m)·Σ(x − μ_B)²",
+                Label::from("the training normalisation uses the biased σ_B² = (1/m)·Σ(x − μ_B)²").markdown(r"the training normalisation uses the biased $\sigma_B^2 = \frac1m \sum (x - \mu_B)^2$"),
                 &t,
                 IDENTITY_TOL,
                 "two passes over 4 values",

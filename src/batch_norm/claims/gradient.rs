@@ -6,7 +6,7 @@ use super::ROOM;
 use super::sample::{batch, normal, to_matrix};
 use crate::batch_norm::{BatchNorm, accuracy};
 use crate::claims::gradcheck::{band_ratio, central_difference};
-use crate::claims::{Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict};
+use crate::claims::{Claim, Ctx, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict};
 use derivations::batch_norm as spec;
 
 /// The magnitude the terms of ∂ℓ/∂x_i have: |γ/s|·(|g_i| + Σ|g|/m + |x̂_i|·Σ|g·x̂|/m). An
@@ -169,7 +169,7 @@ pub(super) fn ext_bn_bwd() -> Claim {
                 1.0,
                 super::FD_WHY);
             f.max_error(
-                "m = 2, ε = 0: x̂ = ±1 for every input, so ∂ℓ/∂x = 0 (relative to the size of its terms)",
+                Label::from("m = 2, ε = 0: x̂ = ±1 for every input, so ∂ℓ/∂x = 0 (relative to the size of its terms)").markdown(r"$m = 2$, $\varepsilon = 0$: $\hat x = \pm 1$ for every input, so $\partial\ell/\partial x = 0$ (relative to the size of its terms)"),
                 &flat,
                 IDENTITY_TOL,
                 "the terms cancel exactly in exact arithmetic; a few roundings remain");

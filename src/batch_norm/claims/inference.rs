@@ -8,7 +8,7 @@ use super::sample::{batch, f32_values, normal, to_matrix};
 use super::{ROOM, power_against};
 use crate::batch_norm::{BatchNorm, RunningStats, accuracy};
 use crate::claims::{
-    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, Tally,
+    Claim, Ctx, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, Power, Tally,
     identity_error,
 };
 use crate::stats::{ALPHA, z_test};
@@ -91,7 +91,9 @@ pub(super) fn bn_inf_mean() -> Claim {
             let why = "means of 8 and of 16 values of size ≤ 20: a few ε (conventions appendix, \
                        Tolerances)";
             f.max_error(
-                "16 batches of 8 partition the data: E_B[μ_B] = data mean",
+                Label::from("16 batches of 8 partition the data: E_B[μ_B] = data mean").markdown(
+                    r"16 batches of 8 partition the data: $\mathbb{E}_B[\mu_B]$ = data mean",
+                ),
                 &e,
                 IDENTITY_TOL,
                 why,

@@ -6,7 +6,8 @@ use super::ROOM;
 use super::sample::{batch, to_matrix};
 use crate::batch_norm::{BatchNorm, accuracy};
 use crate::claims::{
-    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+    Claim, Ctx, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, Tally,
+    identity_error,
 };
 use derivations::batch_norm as spec;
 
@@ -141,14 +142,20 @@ pub(super) fn ext_bn_scale() -> Claim {
                        values, the scale a ∈ {0.1, 3, 1e3} rounded once: a few ε";
             let mut f = Findings::default();
             f.max_error(
-                "BN_ε((aW)u) = BN_{ε/a²}(Wu) (= BN(Wu) at ε = 0)",
+                Label::from("BN_ε((aW)u) = BN_{ε/a²}(Wu) (= BN(Wu) at ε = 0)").markdown(r"$\mathrm{BN}_\varepsilon((aW)u) = \mathrm{BN}_{\varepsilon/a^2}(Wu)$ ($= \mathrm{BN}(Wu)$ at $\varepsilon = 0$)"),
                 &ey,
                 IDENTITY_TOL,
                 why,
             );
-            f.max_error("∂/∂u unchanged by the scale a", &eu, IDENTITY_TOL, why);
             f.max_error(
-                "a·∂/∂(aW) = ∂/∂W: the weight gradient scales as 1/a",
+                Label::from("∂/∂u unchanged by the scale a")
+                    .markdown(r"$\partial/\partial u$ unchanged by the scale $a$"),
+                &eu,
+                IDENTITY_TOL,
+                why,
+            );
+            f.max_error(
+                Label::from("a·∂/∂(aW) = ∂/∂W: the weight gradient scales as 1/a").markdown(r"$a\,\partial/\partial(aW) = \partial/\partial W$: the weight gradient scales as $1/a$"),
                 &ew,
                 IDENTITY_TOL,
                 why,

@@ -7,7 +7,8 @@ use super::sample::{batch, f32_values, normal};
 use super::{ROOM, power_against};
 use crate::batch_norm::{BatchNorm, BatchStats, RunningStats, accuracy};
 use crate::claims::{
-    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, identity_error,
+    Claim, Ctx, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, Power,
+    identity_error,
 };
 use crate::stats::{ALPHA, z_test};
 use derivations::batch_norm as spec;
@@ -124,13 +125,13 @@ pub(super) fn ext_bn_ema() -> Claim {
             }
             let why = "T ≤ 30 contracting steps of O(1) values: a few ε per step";
             f.max_error(
-                "running mean = ρ^T·0 + (1 − ρ)·Σ ρ^{T−t}·μ_t (ρ = 0.9, momentum 0.1)",
+                Label::from("running mean = ρ^T·0 + (1 − ρ)·Σ ρ^{T−t}·μ_t (ρ = 0.9, momentum 0.1)").markdown(r"running mean $= \rho^T \cdot 0 + (1 - \rho) \sum_t \rho^{T-t} \mu_t$ ($\rho = 0.9$, momentum 0.1)"),
                 &em,
                 IDENTITY_TOL,
                 why,
             );
             f.max_error(
-                "running variance = ρ^T·1 + (1 − ρ)·Σ ρ^{T−t}·m/(m − 1)·σ_t²",
+                Label::from("running variance = ρ^T·1 + (1 − ρ)·Σ ρ^{T−t}·m/(m − 1)·σ_t²").markdown(r"running variance $= \rho^T \cdot 1 + (1 - \rho) \sum_t \rho^{T-t} \frac{m}{m-1} \sigma_t^2$"),
                 &ev,
                 IDENTITY_TOL,
                 why,

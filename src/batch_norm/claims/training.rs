@@ -7,7 +7,7 @@ use super::ROOM;
 use super::sample::{batch, to_matrix};
 use crate::batch_norm::{BatchNorm, accuracy};
 use crate::claims::{
-    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, identity_error,
+    Claim, Ctx, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, identity_error,
 };
 use crate::stats::Moments;
 use derivations::batch_norm as spec;
@@ -81,8 +81,20 @@ pub(super) fn bn_train_stats() -> Claim {
                 }
             }
             let why = "sums of 8 terms of size ≤ 20 in f64, two algorithms: a few ε (conventions appendix, Tolerances)";
-            f.max_error("μ_B = Welford mean (m = 8, F = 5)", &em, IDENTITY_TOL, why);
-            f.max_error("σ_B² = Welford biased variance", &ev, IDENTITY_TOL, why);
+            f.max_error(
+                Label::from("μ_B = Welford mean (m = 8, F = 5)")
+                    .markdown(r"$\mu_B$ = Welford mean ($m = 8$, $F = 5$)"),
+                &em,
+                IDENTITY_TOL,
+                why,
+            );
+            f.max_error(
+                Label::from("σ_B² = Welford biased variance")
+                    .markdown(r"$\sigma_B^2$ = Welford biased variance"),
+                &ev,
+                IDENTITY_TOL,
+                why,
+            );
             // 2. Shifted data: x = 1e8 + d with d on a grid of 1/8, exact in f64, so the exact
             //    statistics are 1e8 + mean(d) and var(d).
             let mut es = MaxError::default();
@@ -151,12 +163,19 @@ fn kernel_stats(f: &mut Findings, ctx: &Ctx) {
     let why = "|kernel − specification| / accuracy::mean_bound and variance_bound (shifted f64 \
                sums vs two passes, derived from the operation count); at most 1 is accepted";
     f.max_error(
-        "f32 kernel's μ_B vs the specification (offsets to 1e4)",
+        Label::from("f32 kernel's μ_B vs the specification (offsets to 1e4)")
+            .markdown(r"f32 kernel's $\mu_B$ vs the specification (offsets to $10^4$)"),
         &em,
         1.0,
         why,
     );
-    f.max_error("f32 kernel's σ_B² vs the specification", &ev, 1.0, why);
+    f.max_error(
+        Label::from("f32 kernel's σ_B² vs the specification")
+            .markdown(r"f32 kernel's $\sigma_B^2$ vs the specification"),
+        &ev,
+        1.0,
+        why,
+    );
 }
 
 // ---------------------------------------------------------------- BN-TRAIN-NORM
@@ -217,7 +236,9 @@ pub(super) fn bn_train_norm() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "Σ_i x̂_i = 0 (relative to Σ|x̂_i|)",
+                Label::from("Σ_i x̂_i = 0 (relative to Σ|x̂_i|)").markdown(
+                    r"$\sum_i \hat x_i = 0$ (relative to $\sum_i \lvert \hat x_i \rvert$)",
+                ),
                 &es,
                 IDENTITY_TOL,
                 "m ≤ 16 terms, ~m·ε·(1 + |μ|/σ) ≈ 1e-14 (conventions appendix, Tolerances)",

@@ -34,7 +34,7 @@ use rand_chacha::ChaCha8Rng;
 use super::{ROOM, dropout};
 use crate::activation::Activation;
 use crate::backprop::{Dense, Network};
-use crate::claims::{Claim, Control, Ctx, Design, Findings, Tally, Trial};
+use crate::claims::{Claim, Control, Ctx, Design, Findings, Label, Tally, Trial};
 use crate::dropout::{DropoutNetwork, Loss, MaskStream, Scaling};
 use derivations::dropout as spec;
 
@@ -504,7 +504,9 @@ fn single_layer(f: &mut Findings, ctx: &Ctx, arm: Option<WsiArm>) {
     }
     let (worst, n) = super::worst_gap(pairs);
     f.bound(
-        "single sigmoid layer, all 2^10 masks: σ(E_r z_r) = G/(G + G')",
+        Label::from("single sigmoid layer, all 2^10 masks: σ(E_r z_r) = G/(G + G')").markdown(
+            r"single sigmoid layer, all $2^{10}$ masks: $\sigma(\mathbb{E}_r z_r) = G/(G + G')$",
+        ),
         worst,
         1e-10,
         n,

@@ -7,7 +7,7 @@ use rand::Rng;
 
 use super::{LONG_SUM_WHY, ROOM, dropout, uniform, worst_gap};
 use crate::claims::{
-    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, Tally,
+    Claim, Ctx, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, Power, Tally,
 };
 use crate::dropout::{Mask, MaskStream, Scaling};
 use crate::stats::{ALPHA, Moments, z_test, z_test_mean};
@@ -131,7 +131,7 @@ fn kernel_moments(f: &mut Findings, ctx: &Ctx, p: f64, ratio: f64, bug: Option<V
     let var_true: f64 = s2.iter().sum();
     let claimed = ratio * c.iter().map(|cj| cj * cj).sum::<f64>();
     f.test(
-        "kernel masks: mean of Σ W_j y_j = Σ W_j x_j (inverted dropout is unbiased)",
+        Label::from("kernel masks: mean of Σ W_j y_j = Σ W_j x_j (inverted dropout is unbiased)").markdown(r"kernel masks: mean of $\sum_j W_j y_j = \sum_j W_j x_j$ (inverted dropout is unbiased)"),
         z_test_mean(&m, c.iter().sum(), var_true).expect("positive variance"),
         ALPHA,
         // A sanity check of the sampler: no planted variant moves the mean, so none is
@@ -156,7 +156,9 @@ fn kernel_moments(f: &mut Findings, ctx: &Ctx, p: f64, ratio: f64, bug: Option<V
         _ => super::z_power(swapped, "p/(1−p) in place of (1−p)/p"),
     };
     f.test(
-        "kernel masks: sample variance of Σ W_j y_j = (1−p)/p·Σ W_j² x_j²",
+        Label::from("kernel masks: sample variance of Σ W_j y_j = (1−p)/p·Σ W_j² x_j²").markdown(
+            r"kernel masks: sample variance of $\sum_j W_j y_j = \frac{1-p}{p} \sum_j W_j^2 x_j^2$",
+        ),
         z_test(m.variance_unbiased(), claimed, se, draws as u64).expect("positive standard error"),
         ALPHA,
         power,
@@ -261,7 +263,7 @@ pub(super) fn ext_drop_inv_lr() -> Claim {
             let (worst, n) = worst_gap(gap);
             let mut f = Findings::default();
             f.bound(
-                "every step: w = w'/p and b = b' (inverted with α' = p²α, biases α)",
+                Label::from("every step: w = w'/p and b = b' (inverted with α' = p²α, biases α)").markdown(r"every step: $w = w'/p$ and $b = b'$ (inverted with $\alpha' = p^2\alpha$, biases $\alpha$)"),
                 worst,
                 IDENTITY_TOL,
                 n,
@@ -380,7 +382,7 @@ pub(super) fn ext_drop_ridge() -> Claim {
             let (worst, n) = worst_gap(pairs);
             let mut f = Findings::default();
             f.bound(
-                "E_R‖y − (R∘X)w‖² (2^12 masks) = ‖y − pXw‖² + p(1−p)‖Γw‖²",
+                Label::from("E_R‖y − (R∘X)w‖² (2^12 masks) = ‖y − pXw‖² + p(1−p)‖Γw‖²").markdown(r"$\mathbb{E}_R\lVert y - (R \circ X)w \rVert^2$ ($2^{12}$ masks) $= \lVert y - pXw \rVert^2 + p(1-p)\lVert \Gamma w \rVert^2$"),
                 worst,
                 1e-10,
                 n,
@@ -457,7 +459,7 @@ pub(super) fn ext_drop_nwgm() -> Claim {
                 LONG_SUM_WHY,
             );
             f.tally(
-                "the arithmetic mean E_r[σ(z_r)] differs from σ(E_r z_r) (gap > 1e-9)",
+                Label::from("the arithmetic mean E_r[σ(z_r)] differs from σ(E_r z_r) (gap > 1e-9)").markdown(r"the arithmetic mean $\mathbb{E}_r[\sigma(z_r)]$ differs from $\sigma(\mathbb{E}_r z_r)$ (gap $> 10^{-9}$)"),
                 differs,
             );
             f

@@ -43,7 +43,8 @@ pub(super) fn drop_p() -> Claim {
             Planted::post(
                 "p used as the drop probability in training (§参数训练 read literally), the \
                  weights still scaled by p at prediction",
-            ),
+            )
+            .typeset(r"$p$ used as the drop probability in training (§参数训练 read literally), the weights still scaled by $p$ at prediction"),
         )],
         |bug, ctx| {
             let n = ctx.size(100_000, 10_000_000);

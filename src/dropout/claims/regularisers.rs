@@ -9,7 +9,7 @@ use super::{ROOM, uniform};
 use crate::activation::Activation;
 use crate::backprop::Dense;
 use crate::claims::gradcheck::{self, band_ratio, central_difference};
-use crate::claims::{Claim, Ctx, Findings, MaxError, Planted, PostVerdict, Tally};
+use crate::claims::{Claim, Ctx, Findings, Label, MaxError, Planted, PostVerdict, Tally};
 use crate::dropout::regularisers as fast;
 use derivations::dropout as spec;
 
@@ -222,7 +222,11 @@ pub(super) fn reg_l1() -> Claim {
                  two agree to a few 1e-16; 1e-9 is far above that and far below the planted \
                  bugs' effects, which are of the order of t",
             );
-            f.tally("S_t(w) = 0 exactly for |w| ≤ t", zeros);
+            f.tally(
+                Label::from("S_t(w) = 0 exactly for |w| ≤ t")
+                    .markdown(r"$S_t(w) = 0$ exactly for $\lvert w \rvert \le t$"),
+                zeros,
+            );
             let mut sub = Tally::default();
             sub.check(grad(0.0, 1.0) == 0.0, || {
                 format!("subgradient at 0 = {}", grad(0.0, 1.0))
@@ -309,14 +313,16 @@ pub(super) fn reg_l2() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "w − α(∇ℓ + λw) = (1 − αλ)w − α∇ℓ (in units of ε·(|w| + α|∇ℓ| + αλ|w|))",
+                Label::from("w − α(∇ℓ + λw) = (1 − αλ)w − α∇ℓ (in units of ε·(|w| + α|∇ℓ| + αλ|w|))").markdown(r"$w - \alpha(\nabla\ell + \lambda w) = (1 - \alpha\lambda)w - \alpha\nabla\ell$ (in units of $\varepsilon(\lvert w \rvert + \alpha\lvert\nabla\ell\rvert + \alpha\lambda\lvert w \rvert)$)"),
                 &same,
                 10.0,
                 "each side makes ≤ 4 roundings of terms bounded by |w| + α|∇ℓ| + αλ|w|: ≤ 4 + 4 \
                  ulps of that scale, 10 with room",
             );
             f.max_error(
-                "λw against finite differences of (λ/2)‖w‖²",
+                Label::from("λw against finite differences of (λ/2)‖w‖²").markdown(
+                    r"$\lambda w$ against finite differences of $(\lambda/2)\lVert w \rVert^2$",
+                ),
                 &fd,
                 1.0,
                 gradcheck::WHY,
@@ -370,11 +376,15 @@ fn layer_step(f: &mut Findings, ctx: &Ctx, bug: Option<L2Bug>) {
         }
     }
     f.max_error(
-        "f32 layer step: W ← (1 − αλ)W − α∇ℓ (in units of ε₃₂·(|w| + α|∇ℓ|))",
+        Label::from("f32 layer step: W ← (1 − αλ)W − α∇ℓ (in units of ε₃₂·(|w| + α|∇ℓ|))").markdown(r"f32 layer step: $W \leftarrow (1 - \alpha\lambda)W - \alpha\nabla\ell$ (in units of $\varepsilon_{32}(\lvert w \rvert + \alpha\lvert\nabla\ell\rvert)$)"),
         &weights,
         4.0,
         "1 − αλ, two products and a difference in f32 (α, λ are f32): ≤ 4 roundings of u = ε₃₂/2 each, 2 with room ×2");
-    f.tally("biases take the plain step b − α∇ℓ (not decayed)", biases);
+    f.tally(
+        Label::from("biases take the plain step b − α∇ℓ (not decayed)")
+            .markdown(r"biases take the plain step $b - \alpha\nabla\ell$ (not decayed)"),
+        biases,
+    );
 }
 
 // ANCHOR_END: reg_l2
@@ -495,7 +505,7 @@ pub(super) fn reg_maxnorm() -> Claim {
             f.tally("columns already inside the ball are bit-identical", inside);
             f.max_error("columns outside land on the sphere: |‖w‖ − c|/c", &sphere, 1e-14, "the rescaled norm carries ≤ 8 roundings of ε = 2.2e-16 (sum of 7 squares, sqrt, quotient, products)");
             f.max_error(
-                "directions kept: |w_new − (‖w_new‖/‖w‖)·w|",
+                Label::from("directions kept: |w_new − (‖w_new‖/‖w‖)·w|").markdown(r"directions kept: $\lvert w_{\text{new}} - (\lVert w_{\text{new}} \rVert / \lVert w \rVert)\, w \rvert$"),
                 &dir,
                 1e-14,
                 "entries ≤ 2 and a few roundings each",

@@ -8,7 +8,9 @@
 use rand::Rng;
 
 use super::{LONG_SUM_WHY, ROOM, dropout, uniform, worst_gap};
-use crate::claims::{Claim, Ctx, Findings, IDENTITY_TOL, Planted, PostVerdict, Power, Tally};
+use crate::claims::{
+    Claim, Ctx, Findings, IDENTITY_TOL, Label, Planted, PostVerdict, Power, Tally,
+};
 use crate::dropout::{Mask, MaskStream, Scaling};
 use crate::stats::{ALPHA, Moments, z_test_mean};
 use derivations::activation::{sigmoid, tanh_stable};
@@ -329,7 +331,7 @@ pub(super) fn drop_expect() -> Claim {
             let mut f = Findings::default();
             let (worst, n) = worst_gap(pre);
             f.bound(
-                "next pre-activation: E_r[W1ᵀ(r∘x) + b1] = (pW1)ᵀx + b1",
+                Label::from("next pre-activation: E_r[W1ᵀ(r∘x) + b1] = (pW1)ᵀx + b1").markdown(r"next pre-activation: $\mathbb{E}_r[W_1^\top(r \circ x) + b_1] = (pW_1)^\top x + b_1$"),
                 worst,
                 1e-10,
                 n,
@@ -337,7 +339,8 @@ pub(super) fn drop_expect() -> Claim {
             );
             let (worst, n) = worst_gap(linear);
             f.bound(
-                "linear network: E_r[ŷ] = weight-scaled ŷ",
+                Label::from("linear network: E_r[ŷ] = weight-scaled ŷ")
+                    .markdown(r"linear network: $\mathbb{E}_r[\hat y]$ = weight-scaled $\hat y$"),
                 worst,
                 1e-10,
                 n,

@@ -3,7 +3,7 @@
 //! p = 1/2), exactly on a grid and by Monte Carlo on the kernel's masks.
 
 use super::{ROOM, dropout};
-use crate::claims::{Claim, Ctx, Findings, Planted, PostVerdict, Tally};
+use crate::claims::{Claim, Ctx, Findings, Label, Planted, PostVerdict, Tally};
 use crate::dropout::{Mask, MaskStream, Scaling};
 use crate::report::figure::{LinePlot, Series};
 use crate::stats::{ALPHA, z_test};
@@ -106,7 +106,7 @@ pub(super) fn drop_entropy() -> Claim {
                 exact = exact.max((enumerated - joint(10, p)).abs() / joint(10, p).abs().max(1.0));
             }
             f.bound(
-                "−Σ_r P(r) ln P(r) over all 2^10 masks = 10·H(p), p ∈ {0.8, 0.3}",
+                Label::from("−Σ_r P(r) ln P(r) over all 2^10 masks = 10·H(p), p ∈ {0.8, 0.3}").markdown(r"$-\sum_r P(r) \ln P(r)$ over all $2^{10}$ masks $= 10\,H(p)$, $p \in \{0.8, 0.3\}$"),
                 exact,
                 1e-10,
                 2,
@@ -240,7 +240,10 @@ pub(super) fn drop_nstruct() -> Claim {
                 });
             }
             f.tally(
-                "possible sub-networks of 6 units: 2^6 = 64 for every p on the grid",
+                Label::from("possible sub-networks of 6 units: 2^6 = 64 for every p on the grid")
+                    .markdown(
+                        r"possible sub-networks of 6 units: $2^6 = 64$ for every $p$ on the grid",
+                    ),
                 possible,
             );
             let mut peaks = Tally::default();

@@ -6,7 +6,7 @@ use nalgebra::{DMatrix, DVector};
 use super::depth::{Sim, our_map, units, z_outcome};
 use super::{ROOM, at_least, chi_power, chi_square_sum, gaussian, power, stated, stream, to_f64};
 use crate::activation::Activation;
-use crate::claims::{Claim, Findings, Planted, PostVerdict, Power, Tally};
+use crate::claims::{Claim, Findings, Label, Planted, PostVerdict, Power, Tally};
 use crate::stats::{ALPHA, Moments, TestOutcome, hoeffding_radius, z_test_mean};
 use crate::xavier::init::{Distribution, Fans, Init};
 use crate::xavier::kernel;
@@ -49,6 +49,7 @@ pub(super) fn xav_assume() -> Claim {
             Planted::post(
                 "the post's \"x, W, b zero-mean\" read literally: Init::dense draws b ~ N(0, 1/2)",
             )
+            .typeset(r#"the post's "$x$, $W$, $b$ zero-mean" read literally: `Init::dense` draws $b \sim N(0, 1/2)$"#)
             .by("zero biases"),
         )],
         |bug, ctx| {
@@ -184,7 +185,10 @@ pub(super) fn xav_actcond() -> Claim {
         &[
             (
                 ActCondBug::LiteralSlope,
-                Planted::post("\"f'(x) ≈ 1\" read literally: |f' − 1| ≤ 0.1 on all of [−3, 3]"),
+                Planted::post("\"f'(x) ≈ 1\" read literally: |f' − 1| ≤ 0.1 on all of [−3, 3]")
+                    .typeset(
+                        r#""$f'(x) \approx 1$" read literally: $\lvert f' - 1 \rvert \le 0.1$ on all of $[-3, 3]$"#,
+                    ),
             ),
             (
                 ActCondBug::RightDerivativeOnly,
@@ -288,7 +292,7 @@ pub(super) fn xav_relu() -> Claim {
             };
             let mut f = Findings::default();
             f.test(
-                "requested ReLU init preserves the second moment: E[J_in·ReLU(IN)²/‖o‖²] = 1",
+                Label::from("requested ReLU init preserves the second moment: E[J_in·ReLU(IN)²/‖o‖²] = 1").markdown(r"requested ReLU init preserves the second moment: $\mathbb{E}[J_{\text{in}}\,\mathrm{ReLU}(IN)^2/\lVert o \rVert^2] = 1$"),
                 z_test_mean(&moment, 1.0, 5.0).expect("valid"),
                 ALPHA,
                 stated(bug, &[ReluBug::Xavier, ReluBug::FanInOnly], |b| {
@@ -300,7 +304,7 @@ pub(super) fn xav_relu() -> Claim {
             );
             // Always eq. (20)'s weights: no planted variant changes this item.
             f.test(
-                "under eq. (20) a ReLU layer halves it: E[J_in·ReLU(IN)²/‖o‖²] = 1/2",
+                Label::from("under eq. (20) a ReLU layer halves it: E[J_in·ReLU(IN)²/‖o‖²] = 1/2").markdown(r"under eq. (20) a ReLU layer halves it: $\mathbb{E}[J_{\text{in}}\,\mathrm{ReLU}(IN)^2/\lVert o \rVert^2] = 1/2$"),
                 z_test_mean(&halving, 0.5, 1.25).expect("valid"),
                 ALPHA,
                 Power::none(),
@@ -525,7 +529,7 @@ pub(super) fn xav_mean0() -> Claim {
             };
             let mut f = Findings::default();
             f.test(
-                "E[IN/√(Var(W)‖o‖²)] = 0 with ReLU (positive) inputs",
+                Label::from("E[IN/√(Var(W)‖o‖²)] = 0 with ReLU (positive) inputs").markdown(r"$\mathbb{E}[IN/\sqrt{\mathrm{Var}(W)\lVert o \rVert^2}] = 0$ with ReLU (positive) inputs"),
                 z_test_mean(&std_in, 0.0, 1.0).expect("valid"),
                 ALPHA,
                 stated(bug, &[Mean0Bug::HalfOpen, Mean0Bug::ConstantBias], |b| {

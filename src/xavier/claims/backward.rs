@@ -15,7 +15,7 @@ use crate::activation::Activation;
 use crate::backprop::{Dense, Network};
 use crate::claims::gradcheck::{WHY_SCALED, band_ratio_at, central_difference};
 use crate::claims::{
-    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+    Claim, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, Tally, identity_error,
 };
 use crate::stats::{ALPHA, Moments, z_test_mean};
 use crate::xavier::init::Distribution;
@@ -76,7 +76,8 @@ pub(super) fn xav_21() -> Claim {
         &[
             (
                 Goal21Bug::Literal,
-                Planted::post("∂ℓ/∂IN_i = ∂ℓ/∂IN_{i'} as printed: the gradients themselves equal"),
+                Planted::post("∂ℓ/∂IN_i = ∂ℓ/∂IN_{i'} as printed: the gradients themselves equal")
+                    .typeset(r"$\partial \ell / \partial IN_i = \partial \ell / \partial IN_{i'}$ as printed: the gradients themselves equal"),
             ),
             (
                 Goal21Bug::FanIn,
@@ -218,7 +219,9 @@ pub(super) fn xav_bwd_rec() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "δ_i by the recurrence against FD of ℓ in IN_i",
+                Label::from("δ_i by the recurrence against FD of ℓ in IN_i").markdown(
+                    r"$\delta_i$ by the recurrence against finite differences of $\ell$ in $IN_i$",
+                ),
                 &worst,
                 1.0,
                 WHY_SCALED,
@@ -264,7 +267,8 @@ pub(super) fn xav_bwd_var() -> Claim {
         PostVerdict::Wrong,
         &[(
             BwdVarBug::VarOfSlope,
-            Planted::post("Var(f'(IN_i)) in the backward step, as printed"),
+            Planted::post("Var(f'(IN_i)) in the backward step, as printed")
+                .typeset(r"$\mathrm{Var}(f'(IN_i))$ in the backward step, as printed"),
         )],
         |bug, ctx| {
             let (j_in, j_hid, j_out) = (128, 256, 64);
@@ -319,7 +323,7 @@ pub(super) fn xav_bwd_var() -> Claim {
             let n = u.count();
             let mut f = Findings::default();
             f.test(
-                "E[δ_i²] / (J_{i+1}·Var(W_i)·factor·ms(δ_{i+1})) = 1",
+                Label::from("E[δ_i²] / (J_{i+1}·Var(W_i)·factor·ms(δ_{i+1})) = 1").markdown(r"$\mathbb{E}[\delta_i^2] / (J_{i+1}\,\mathrm{Var}(W_i)\cdot\text{factor}\cdot\mathrm{ms}(\delta_{i+1})) = 1$"),
                 z_test_mean(&u, 1.0, var).expect("valid"),
                 ALPHA,
                 // Under the printed factor Var(f') the ratio's mean is E[f'²]/Var(f') = 4.76,
@@ -337,7 +341,8 @@ pub(super) fn xav_bwd_var() -> Claim {
                 }),
             );
             f.bound(
-                "|E[tanh'(z)²] − 0.4644| by quadrature",
+                Label::from("|E[tanh'(z)²] − 0.4644| by quadrature")
+                    .markdown(r"$\lvert \mathbb{E}[\tanh'(z)^2] - 0.4644 \rvert$ by quadrature"),
                 (m2 - 0.4644).abs(),
                 5e-5,
                 1,
@@ -536,13 +541,15 @@ pub(super) fn xav_hm() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "Var(W) = harmonic mean of 1/J_i and 1/J_{i+1} (random pairs ≤ 4096)",
+                Label::from("Var(W) = harmonic mean of 1/J_i and 1/J_{i+1} (random pairs ≤ 4096)").markdown(r"$\mathrm{Var}(W)$ = harmonic mean of $1/J_i$ and $1/J_{i+1}$ (random pairs $\le 4096$)"),
                 &e,
                 IDENTITY_TOL,
                 "a few f64 roundings on O(1) ratios (conventions appendix, Tolerances)",
             );
             f.tally(
-                "forward·backward gain ≤ 1, = 1 iff J_i = J_{i+1} (4 ulp)",
+                Label::from("forward·backward gain ≤ 1, = 1 iff J_i = J_{i+1} (4 ulp)").markdown(
+                    r"forward $\cdot$ backward gain $\le 1$, $= 1$ iff $J_i = J_{i+1}$ (4 ulp)",
+                ),
                 t,
             );
             // 100 → 400: the gains the compromise gives, from real draws of its variance.

@@ -34,7 +34,7 @@
 
 use super::{ROOM, at_least, power, stated, stream};
 use crate::activation::Activation;
-use crate::claims::{Claim, Ctx, Findings, Planted, PostVerdict};
+use crate::claims::{Claim, Ctx, Findings, Label, Planted, PostVerdict};
 use crate::report::figure::{LinePlot, Series};
 use crate::stats::{ALPHA, TestOutcome, normal_cdf, normal_two_sided_p};
 use crate::xavier::experiment::{
@@ -836,7 +836,8 @@ pub(super) fn xav_lin_18() -> Claim {
             ),
             (
                 Lin18Bug::LinearExact,
-                Planted::post("(18) taken as exact: q_{l+1} = E[(√q_l·z)²] = q_l"),
+                Planted::post("(18) taken as exact: q_{l+1} = E[(√q_l·z)²] = q_l")
+                    .typeset(r"(18) taken as exact: $q_{l+1} = E[(\sqrt{q_l}\, z)^2] = q_l$"),
             ),
         ],
         |bug, ctx| {
@@ -849,9 +850,17 @@ pub(super) fn xav_lin_18() -> Claim {
             );
             let why =
                 "quadrature error < 1e-11; the catalogue quotes 4 decimals (half a unit: 5e-5)";
-            f.bound("|E[tanh(z)²] − 0.3943|", (t1 - 0.3943).abs(), 5e-5, 1, why);
             f.bound(
-                "|E[softsign(z)²] − 0.1830|",
+                Label::from("|E[tanh(z)²] − 0.3943|")
+                    .markdown(r"$\lvert \mathbb{E}[\tanh(z)^2] - 0.3943 \rvert$"),
+                (t1 - 0.3943).abs(),
+                5e-5,
+                1,
+                why,
+            );
+            f.bound(
+                Label::from("|E[softsign(z)²] − 0.1830|")
+                    .markdown(r"$\lvert \mathbb{E}[\mathrm{softsign}(z)^2] - 0.1830 \rvert$"),
                 (soft - 0.1830).abs(),
                 5e-5,
                 1,

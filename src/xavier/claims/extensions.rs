@@ -9,7 +9,7 @@ use super::depth::{Layers, Sim, pooled, units, z_outcome};
 use super::{ROOM, at_least, chi_power, chi_square_sum, gaussian, power, stated, stream, to_f64};
 use crate::activation::Activation;
 use crate::claims::{
-    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, identity_error,
+    Claim, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, identity_error,
 };
 use crate::stats::{ALPHA, Moments, z_test_mean};
 use crate::xavier::experiment::gaussian_moments;
@@ -88,7 +88,7 @@ pub(super) fn ext_he() -> Claim {
                 e.record((quad - spec::leaky_relu_second_moment(1.0, a)).abs(), a);
             }
             f.max_error(
-                "E[lrelu_a(z)²] = (1 + a²)/2 by quadrature, a ∈ {0, 0.01, 0.25, 0.5}",
+                Label::from("E[lrelu_a(z)²] = (1 + a²)/2 by quadrature, a ∈ {0, 0.01, 0.25, 0.5}").markdown(r"$\mathbb{E}[\mathrm{lrelu}_a(z)^2] = (1 + a^2)/2$ by quadrature, $a \in \{0, 0.01, 0.25, 0.5\}$"),
                 &e,
                 1e-10,
                 "Simpson on the two polynomial halves: < 1e-11",
@@ -189,7 +189,9 @@ pub(super) fn ext_he_telescope() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "Π J_{i+1}·Var(W_i) = J_{n+1}/J_1 (random width lists)",
+                Label::from("Π J_{i+1}·Var(W_i) = J_{n+1}/J_1 (random width lists)").markdown(
+                    r"$\prod_i J_{i+1}\,\mathrm{Var}(W_i) = J_{n+1}/J_1$ (random width lists)",
+                ),
                 &e,
                 IDENTITY_TOL,
                 "≤ 14 roundings on O(1) ratios",
@@ -327,7 +329,7 @@ pub(super) fn ext_sigmoid_init() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "sigmoid net = rescaled tanh net: every O_i = ½ + ½T_i and ŷ",
+                Label::from("sigmoid net = rescaled tanh net: every O_i = ½ + ½T_i and ŷ").markdown(r"sigmoid net = rescaled tanh net: every $O_i = \frac12 + \frac12 T_i$ and $\hat y$"),
                 &e,
                 IDENTITY_TOL,
                 "≤ 7-term sums of O(1) values, |slopes| ≤ 1 (conventions appendix, Tolerances)",

@@ -7,7 +7,7 @@ use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 use super::conditions::{CHAIN, draw, forward_chi};
 use super::{ROOM, chi_power, chi_square_sum, dkw_power, gaussian, power, stated, stream};
 use crate::claims::{
-    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, identity_error,
+    Claim, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, identity_error,
 };
 use crate::stats::{ALPHA, Moments, ks_dkw, z_test_mean, z_test_variance};
 use crate::xavier::init::{Distribution, Fans, Init, TRUNCATED_STD_FACTOR};
@@ -74,7 +74,8 @@ pub(super) fn ext_lecun() -> Claim {
                 }
             }
             f.max_error(
-                "Var(W) = 1/J_i = eq. (20), normal and uniform",
+                Label::from("Var(W) = 1/J_i = eq. (20), normal and uniform")
+                    .markdown(r"$\mathrm{Var}(W) = 1/J_i$ = eq. (20), normal and uniform"),
                 &e,
                 IDENTITY_TOL,
                 "one √ and a square",
@@ -217,7 +218,8 @@ pub(super) fn ext_xav_normal() -> Claim {
             let n = plain.len();
             let mp = Moments::from_slice(&plain);
             f.test(
-                "untruncated: (N − 1)s²/σ² ~ χ²_{N−1}",
+                Label::from("untruncated: (N − 1)s²/σ² ~ χ²_{N−1}")
+                    .markdown(r"untruncated: $(N - 1)s^2/\sigma^2 \sim \chi^2_{N-1}$"),
                 crate::stats::chi_square_variance(mp.variance_unbiased(), n as u64, target)
                     .expect("valid"),
                 ALPHA,
@@ -249,7 +251,8 @@ pub(super) fn ext_xav_normal() -> Claim {
                 NormalBug::Sqrt6,
             ];
             f.test(
-                "truncated: variance = 2/(J_i + J_{i+1}) (known μ₄)",
+                Label::from("truncated: variance = 2/(J_i + J_{i+1}) (known μ₄)")
+                    .markdown(r"truncated: variance $= 2/(J_i + J_{i+1})$ (known $\mu_4$)"),
                 z_test_variance(&mc, target, m4 * sigma.powi(4)).expect("valid"),
                 ALPHA,
                 stated(bug, &all, |b| {
@@ -333,7 +336,8 @@ pub(super) fn ext_xav_std_heur() -> Claim {
                 );
             }
             f.max_error(
-                "J_i·Var(W) = 1/3 exactly",
+                Label::from("J_i·Var(W) = 1/3 exactly")
+                    .markdown(r"$J_i\,\mathrm{Var}(W) = 1/3$ exactly"),
                 &e,
                 IDENTITY_TOL,
                 "a square root squared",
@@ -357,7 +361,8 @@ pub(super) fn ext_xav_std_heur() -> Claim {
                 HeurBug::LecunBound => 1.0,
             };
             f.test(
-                "linear layer: E[IN_k²/ms(o)] = 1/3",
+                Label::from("linear layer: E[IN_k²/ms(o)] = 1/3")
+                    .markdown(r"linear layer: $\mathbb{E}[IN_k^2/\mathrm{ms}(o)] = 1/3$"),
                 z_test_mean(&gain, 1.0 / 3.0, gain.variance_unbiased()).expect("valid"),
                 ALPHA,
                 stated(bug, &[HeurBug::NoRoot, HeurBug::LecunBound], |b| {

@@ -8,7 +8,7 @@ use rand::rand_core::{RngCore, impls};
 
 use super::{ROOM, dkw_power, power, stated, stream};
 use crate::claims::{
-    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, identity_error,
+    Claim, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, identity_error,
 };
 use crate::simd::LANES;
 use crate::stats::{ALPHA, Moments, ks_dkw, normal_cdf, z_critical, z_test_mean, z_test_variance};
@@ -398,7 +398,8 @@ pub(super) fn xav_23() -> Claim {
                 )
             };
             f.test(
-                "(2) variance = a²/3 (μ₄ = a⁴/5)",
+                Label::from("(2) variance = a²/3 (μ₄ = a⁴/5)")
+                    .markdown(r"(2) variance $= a^2/3$ ($\mu_4 = a^4/5$)"),
                 z_test_variance(&m, target, a.powi(4) / 5.0).expect("valid"),
                 ALPHA,
                 stated(bug, &[Eq23Bug::Sqrt3], variance_power),
@@ -453,7 +454,8 @@ pub(super) fn xav_23() -> Claim {
             );
             // (1) Exact: the law's variance, and the values for known bits.
             f.bound(
-                "(1) the sampler's variance = 2/(J_i + J_{i+1}), relative",
+                Label::from("(1) the sampler's variance = 2/(J_i + J_{i+1}), relative")
+                    .markdown(r"(1) the sampler's variance $= 2/(J_i + J_{i+1})$, relative"),
                 identity_error(law.variance(), target),
                 1e-15,
                 1,

@@ -3,7 +3,7 @@
 
 use super::conditions::{draw, normal};
 use super::{ROOM, chi_power, chi_square_sum, gaussian, stated, stream};
-use crate::claims::{Claim, Findings, MaxError, Planted, PostVerdict, identity_error};
+use crate::claims::{Claim, Findings, Label, MaxError, Planted, PostVerdict, identity_error};
 use crate::stats::ALPHA;
 use derivations::xavier as spec;
 
@@ -233,7 +233,7 @@ pub(super) fn var_sum() -> Claim {
                 SumBug::CorrelatedTerms => 1.0 / fan_in as f64,
             };
             f.test(
-                "all O_j equal: Σ_k IN_k²/Σ_j Var(W)·E[O_j²] ~ χ²",
+                Label::from("all O_j equal: Σ_k IN_k²/Σ_j Var(W)·E[O_j²] ~ χ²").markdown(r"all $O_j$ equal: $\sum_k IN_k^2 / \sum_j \mathrm{Var}(W)\,\mathbb{E}[O_j^2] \sim \chi^2$"),
                 chi_square_sum(t, k),
                 ALPHA,
                 stated(bug, &[SumBug::PairedLanes, SumBug::CorrelatedTerms], |b| {
