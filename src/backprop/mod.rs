@@ -2,7 +2,8 @@
 //!
 //! - [`network`]: what a user calls: [`Network`], its forward and backward passes and the
 //!   SGD update, on nalgebra matrices with the elementwise work fused in SIMD.
-//! - `kernel`: the SIMD axpy and row sum around the matrix products.
+//! - `kernel`: the matrix products (faer, on nalgebra's storage), the SIMD axpy and row sum
+//!   around them, and [`Threads`], the split of a step over threads.
 
 pub mod claims;
 mod equations;
@@ -13,4 +14,5 @@ pub(crate) mod kernel;
 pub mod network;
 mod training;
 
+pub use kernel::Threads;
 pub use network::{Dense, Gradients, Network, Workspace};
