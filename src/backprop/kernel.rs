@@ -4,8 +4,10 @@
 //! **Products.** faer's GEMM (`faer::linalg::matmul::matmul`) runs on nalgebra's column-major
 //! storage through faer views of the same slices — Mᵀ is the view's `transpose()`, a stride
 //! swap — so nothing is copied. faer was chosen by measurement against nalgebra's
-//! `matrixmultiply` and the `gemm` crate on the 784-1024-1024-10 × 256 step's products
-//! (the README, "The benchmarks"). It is correct at every size, so the small-dimension detour
+//! `matrixmultiply` and the `gemm` crate on the 784-1024-1024-10 × 256 step's products (the
+//! fastest on one core of the three, and a safe API where `gemm` takes raw pointers);
+//! `benches/backprop.rs` keeps faer and `matrixmultiply` side by side on those products. It
+//! is correct at every size, so the small-dimension detour
 //! nalgebra 0.34 needed (its fallback below 6 rows or columns read out of bounds on a
 //! row-strided operand) is gone.
 //!
