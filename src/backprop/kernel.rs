@@ -12,11 +12,13 @@
 //! row-strided operand) is gone.
 //!
 //! **Threads.** [`Threads`] is the caller's choice. With one, everything runs on the calling
-//! thread; with more, faer splits each product's output into blocks over rayon's pool and the
-//! elementwise loops split their data into contiguous pieces. Neither split changes the
-//! order of any sum: a product's entry is the same k-loop in whichever block computes it, and
-//! an elementwise result or a row sum is computed by the same operations in whichever piece
-//! holds it (`tests/backprop/network.rs` checks one against two threads bit for bit).
+//! thread; with more, faer splits each product large enough to pay (M·N·K ≥ 16 Ki in faer
+//! 0.24) over rayon's pool, and the elementwise loops split their data into contiguous pieces.
+//! The elementwise results and row sums are computed by the same operations in whichever
+//! piece holds them; faer 0.24.4 (pinned) computes an entry's sum over k the same way in
+//! whichever thread's block holds it. So the thread-agreement bound is zero:
+//! `tests/backprop/network.rs` holds two and three threads to one thread bit for bit, on
+//! shapes above and below faer's threshold, and would catch an upgrade that split the sums.
 
 use std::num::NonZeroUsize;
 
