@@ -1,11 +1,20 @@
 //! One SGD training step of a 784-1024-1024-10 tanh network at batch 256, f32.
 //!
-//! Group `backprop/step`:
-//! - `simd/784-1024-1024-10x256`: [`Network::train_step`] (forward, backward, SGD update);
-//! - `products/784-1024-1024-10x256`: the step's matrix products alone (the same `gemm`
-//!   calls on the same shapes, nothing else), the yardstick the step is measured against.
+//! Group `backprop/peak`:
+//! - `fma`: the compute limit of one core, a loop of independent fused multiply-adds on
+//!   vectors held in registers (no memory traffic); `Throughput::Elements` is its FLOPs
+//!   (2 per lane per FMA), so the steps below read as a fraction of it.
 //!
-//! Both set `Throughput::Elements` to the step's floating-point operations in its products,
+//! Group `backprop/step`:
+//! - `simd/784-1024-1024-10x256`: [`Network::train_step`] (forward, backward, SGD update) on
+//!   one thread;
+//! - `simd-2t/784-1024-1024-10x256`: the same step with the workspace set to two threads;
+//! - `products/784-1024-1024-10x256`: the step's matrix products alone through faer on one
+//!   thread (what the step calls, on the same shapes, nothing else);
+//! - `products-matrixmultiply/784-1024-1024-10x256`: the same products through nalgebra's
+//!   `gemm` (`matrixmultiply`), the step's GEMM before issue 11, for comparison.
+//!
+//! All set `Throughput::Elements` to the step's floating-point operations in its products,
 //! 2·J_in·J_out·M per product (forward, weight gradient, and the input gradient of every
 //! layer but the first), so criterion's elements/s read as FLOP/s and their ratio is the
 //! fraction of the step spent outside the products.
@@ -18,7 +27,10 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dnn_proofs::activation::Activation;
-use dnn_proofs::backprop::{Dense, Network};
+use dnn_proofs::backprop::{Dense, Network, Threads};
+use dnn_proofs::simd::{F32s, LANES};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
 use nalgebra::{DMatrix, DMatrixView, DVector};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -61,6 +73,44 @@ fn transposed(m: &DMatrix<f32>) -> DMatrixView<'_, f32, nalgebra::Dyn, nalgebra:
     DMatrixView::from_slice_with_strides(m.as_slice(), m.ncols(), m.nrows(), m.nrows(), 1)
 }
 
+/// Independent FMA chains: more than latency × issue width (4 cycles × 2 per cycle on the
+/// machines this was tuned on), so the loop is bound by the FMA units' throughput.
+const CHAINS: usize = 12;
+/// FMAs per chain per call.
+const ROUNDS: usize = 4096;
+
+/// The compute limit: `CHAINS` accumulators x ← x·m + a, held in registers.
+fn peak(c: &mut Criterion) {
+    let mut group = c.benchmark_group("backprop/peak");
+    group.throughput(Throughput::Elements((2 * LANES * CHAINS * ROUNDS) as u64));
+    // m < 1: every chain converges to a/(1 − m) ≈ 1, far from overflow and subnormals.
+    let (m, a) = (F32s::splat(0.999), F32s::splat(0.001));
+    group.bench_function("fma", |b| {
+        b.iter(|| {
+            let (m, a) = (black_box(m), black_box(a));
+            let mut acc = [F32s::ONE; CHAINS];
+            for _ in 0..ROUNDS {
+                for x in &mut acc {
+                    *x = x.mul_add(m, a);
+                }
+            }
+            black_box(acc)
+        })
+    });
+    group.finish();
+}
+
+fn faer_view(m: &DMatrix<f32>) -> MatRef<'_, f32> {
+    MatRef::from_column_major_slice(m.as_slice(), m.nrows(), m.ncols())
+}
+
+/// C ← A·B through faer on one thread, as the step's kernel calls it.
+fn faer_product(c: &mut DMatrix<f32>, a: MatRef<'_, f32>, b: MatRef<'_, f32>) {
+    let (rows, cols) = c.shape();
+    let c = MatMut::from_column_major_slice_mut(c.as_mut_slice(), rows, cols);
+    matmul(c, Accum::Replace, a, b, 1.0, Par::Seq);
+}
+
 fn step(c: &mut Criterion) {
     let mut rng = ChaCha8Rng::seed_from_u64(784);
     let mut net = network(&mut rng);
@@ -78,6 +128,11 @@ fn step(c: &mut Criterion) {
     group.bench_function(format!("simd/{id}"), |b| {
         b.iter(|| black_box(net.train_step(&x, &y, 1e-7, &mut ws).expect("shapes")))
     });
+    let two = Threads::new(2).expect("2 ≥ 1");
+    let mut ws2 = net.workspace(BATCH).with_threads(two);
+    group.bench_function(format!("simd-2t/{id}"), |b| {
+        b.iter(|| black_box(net.train_step(&x, &y, 1e-7, &mut ws2).expect("shapes")))
+    });
 
     // The same products on the same shapes, and nothing else.
     let weights: Vec<DMatrix<f32>> = net.layers().iter().map(|l| l.weights.clone()).collect();
@@ -94,6 +149,27 @@ fn step(c: &mut Criterion) {
         .map(|w| DMatrix::zeros(w.nrows(), w.ncols()))
         .collect();
     group.bench_function(format!("products/{id}"), |b| {
+        b.iter(|| {
+            for (l, w) in weights.iter().enumerate() {
+                let (inputs, rest) = acts.split_at_mut(l + 1);
+                faer_product(
+                    &mut rest[0],
+                    faer_view(w).transpose(),
+                    faer_view(&inputs[l]),
+                );
+            }
+            for l in (0..weights.len()).rev() {
+                let (a, d) = (faer_view(&acts[l]), faer_view(&deltas[l]));
+                faer_product(&mut grads[l], a, d.transpose());
+                if l > 0 {
+                    let (below, at) = deltas.split_at_mut(l);
+                    faer_product(&mut below[l - 1], faer_view(&weights[l]), faer_view(&at[0]));
+                }
+            }
+            black_box(&grads);
+        })
+    });
+    group.bench_function(format!("products-matrixmultiply/{id}"), |b| {
         b.iter(|| {
             for (l, w) in weights.iter().enumerate() {
                 let (inputs, rest) = acts.split_at_mut(l + 1);
@@ -144,5 +220,5 @@ fn literal(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, step, literal);
+criterion_group!(benches, peak, step, literal);
 criterion_main!(benches);

@@ -2,7 +2,8 @@
 //!
 //! - [`network`]: what a user calls: [`Network`], its forward and backward passes and the
 //!   SGD update, on nalgebra matrices with the elementwise work fused in SIMD.
-//! - `kernel`: the SIMD axpy and row sum around the matrix products.
+//! - `kernel`: the matrix products (faer, on nalgebra's storage), the SIMD axpy and row sum
+//!   around them, and [`Threads`], the split of a step over threads.
 //! - [`claims`]: eqs (1)–(17), the training procedure, their experiments and extensions, with
 //!   their planted bugs.
 
@@ -10,4 +11,5 @@ pub mod claims;
 pub(crate) mod kernel;
 pub mod network;
 
+pub use kernel::Threads;
 pub use network::{Dense, Gradients, Network, Workspace};

@@ -8,7 +8,9 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::kernel::{axpy, gemm_transposed_a, gemm_transposed_b, row_sums};
+use super::kernel::{
+    Threads, axpy, axpy_split, gemm, gemm_transposed_a, gemm_transposed_b, row_sums, split_columns,
+};
 use crate::activation::Activation;
 use crate::error::{Error, Result};
 
@@ -87,6 +89,8 @@ pub struct Workspace {
     /// grads[l] = ∂L/∂O of layer l, overwritten in place by δ = ∂L/∂Z.
     grads: Vec<DMatrix<f32>>,
     gradients: Gradients,
+    /// The threads a step on this workspace may use (one unless the caller sets more).
+    threads: Threads,
 }
 
 impl Network {
@@ -149,6 +153,7 @@ impl Network {
                     .map(|l| DVector::zeros(l.fan_out()))
                     .collect(),
             },
+            threads: Threads::ONE,
         }
     }
 
@@ -161,10 +166,11 @@ impl Network {
         for (l, layer) in self.layers.iter().enumerate() {
             let (inputs, rest) = ws.outputs.split_at_mut(l + 1);
             let z = &mut rest[0];
-            gemm_transposed_a(z, &layer.weights, &inputs[l]);
-            layer
-                .activation
-                .forward_with_bias(z.as_mut_slice(), layer.bias.as_slice())?;
+            gemm_transposed_a(z, &layer.weights, &inputs[l], ws.threads);
+            split_columns(z, ws.threads, |_, columns| {
+                let bias = layer.bias.as_slice();
+                layer.activation.forward_with_bias(columns, bias)
+            })?;
         }
         Ok(&ws.outputs[self.layers.len()])
     }
@@ -191,13 +197,17 @@ impl Network {
             let layer = &self.layers[l];
             let (below, at) = ws.grads.split_at_mut(l);
             let delta = &mut at[0];
-            layer
-                .activation
-                .backward_in_place(ws.outputs[l + 1].as_slice(), delta.as_mut_slice())?;
-            gemm_transposed_b(&mut ws.gradients.weights[l], &ws.outputs[l], delta);
-            row_sums(delta, ws.gradients.biases[l].as_mut_slice());
+            let (out, rows) = (ws.outputs[l + 1].as_slice(), delta.nrows());
+            split_columns(delta, ws.threads, |first, columns| {
+                let from = first * rows;
+                let y = &out[from..from + columns.len()];
+                layer.activation.backward_in_place(y, columns)
+            })?;
+            let t = ws.threads;
+            gemm_transposed_b(&mut ws.gradients.weights[l], &ws.outputs[l], delta, t);
+            row_sums(delta, ws.gradients.biases[l].as_mut_slice(), t);
             if l > 0 {
-                below[l - 1].gemm(1.0, &layer.weights, delta, 0.0);
+                gemm(&mut below[l - 1], &layer.weights, delta, t);
             }
         }
         Ok(loss)
@@ -214,6 +224,17 @@ impl Network {
     // ANCHOR: sgd_step
     /// The SGD update (17): W ← W − α·Σ_m ∂ℓ^{(m)}/∂W, likewise for b, as SIMD axpys.
     pub fn sgd_step(&mut self, gradients: &Gradients, learning_rate: f32) -> Result<()> {
+        self.sgd_step_on(gradients, learning_rate, Threads::ONE)
+    }
+
+    /// [`Network::sgd_step`] split over `threads` (each weight's update is the same FMA on
+    /// whichever thread runs it, so the result is the same bits).
+    pub fn sgd_step_on(
+        &mut self,
+        gradients: &Gradients,
+        learning_rate: f32,
+        threads: Threads,
+    ) -> Result<()> {
         check(
             "gradient layers",
             self.layers.len(),
@@ -232,7 +253,8 @@ impl Network {
         {
             check("weight gradient", layer.weights.len(), gw.len())?;
             check("bias gradient", layer.bias.len(), gb.len())?;
-            axpy(-learning_rate, gw.as_slice(), layer.weights.as_mut_slice());
+            let w = layer.weights.as_mut_slice();
+            axpy_split(-learning_rate, gw.as_slice(), w, threads);
             axpy(-learning_rate, gb.as_slice(), layer.bias.as_mut_slice());
         }
         Ok(())
@@ -249,7 +271,7 @@ impl Network {
         ws: &mut Workspace,
     ) -> Result<f32> {
         let loss = self.backward(x, y, ws)?;
-        self.sgd_step(&ws.gradients, learning_rate)?;
+        self.sgd_step_on(&ws.gradients, learning_rate, ws.threads)?;
         Ok(loss)
     }
 
@@ -269,6 +291,18 @@ impl Network {
 }
 
 impl Workspace {
+    /// This workspace with steps split over `threads` (one by default). Gradients agree bit
+    /// for bit with the one-thread ones (`kernel`'s module comment says why; a test checks).
+    pub fn with_threads(mut self, threads: Threads) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// The threads a step on this workspace may use.
+    pub fn threads(&self) -> Threads {
+        self.threads
+    }
+
     /// Every layer's output from the last forward pass: `outputs()[0]` is the input batch
     /// and `outputs()[l + 1]` is O of layer l (units × batch).
     pub fn outputs(&self) -> &[DMatrix<f32>] {

@@ -18,7 +18,7 @@ use nalgebra::{DMatrix, DVector};
 use super::generator::MaskStream;
 use super::kernel::Dropout;
 use super::mask::Mask;
-use crate::backprop::kernel::{gemm_transposed_a, gemm_transposed_b, row_sums};
+use crate::backprop::kernel::{Threads, gemm, gemm_transposed_a, gemm_transposed_b, row_sums};
 use crate::backprop::{Dense, Gradients, Network};
 use crate::error::{Result, check_len};
 
@@ -211,10 +211,11 @@ impl DropoutNetwork {
                 .activation
                 .backward_in_place(ws.outputs[l + 1].as_slice(), delta.as_mut_slice())?;
             let input = handed_on(&ws.outputs, &ws.dropped, l);
-            gemm_transposed_b(&mut ws.gradients.weights[l], input, delta);
-            row_sums(delta, ws.gradients.biases[l].as_mut_slice());
+            let one = Threads::ONE;
+            gemm_transposed_b(&mut ws.gradients.weights[l], input, delta, one);
+            row_sums(delta, ws.gradients.biases[l].as_mut_slice(), one);
             if l > 0 {
-                below[l - 1].gemm(1.0, &layer.weights, delta, 0.0);
+                gemm(&mut below[l - 1], &layer.weights, delta, one);
             }
         }
         Ok(total)
@@ -267,7 +268,12 @@ impl DropoutNetwork {
         for (l, layer) in self.layers.iter().enumerate() {
             let (before, rest) = ws.outputs.split_at_mut(l + 1);
             let z = &mut rest[0];
-            gemm_transposed_a(z, &layer.weights, handed_on(before, &ws.dropped, l));
+            gemm_transposed_a(
+                z,
+                &layer.weights,
+                handed_on(before, &ws.dropped, l),
+                Threads::ONE,
+            );
             layer
                 .activation
                 .forward_with_bias(z.as_mut_slice(), layer.bias.as_slice())?;

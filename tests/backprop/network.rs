@@ -1,11 +1,13 @@
 //! The fast f32 network's forward pass against the literal f64 derivation
 //! (`derivations::backprop`), and its typed errors. Its gradients and SGD step are checked by
-//! the claims EXT-BP-MATRIX, BIAS-16 and SGD-17 with a per-parameter rounding bound.
+//! the claims EXT-BP-MATRIX, BIAS-16 and SGD-17 with a per-parameter rounding bound (on one
+//! thread); a step on several threads is held to the one-thread step bit for bit.
 
 use derivations::backprop as spec;
 use dnn_proofs::Error;
 use dnn_proofs::activation::Activation;
-use dnn_proofs::backprop::{Dense, Network};
+use dnn_proofs::backprop::{Dense, Network, Threads};
+use dnn_proofs::simd::LANES;
 use nalgebra::{DMatrix, DVector};
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
@@ -211,5 +213,110 @@ fn shape_mismatches_are_typed_errors() {
     assert!(matches!(
         other.sgd_step(&grads, 0.1),
         Err(Error::LengthMismatch { .. })
+    ));
+}
+
+/// A tanh network of the given widths (identity output layer) with weights and inputs from a
+/// fixed-seed hash: values with full f32 mantissas, so sums round and a change in their
+/// order would show.
+fn hashed_network(widths: &[usize], batch: usize) -> (Network, DMatrix<f32>, DMatrix<f32>) {
+    let mut state = 0x9e37_79b9_u32 ^ (widths.len() as u32 * 31 + batch as u32);
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state as f32 / u32::MAX as f32 * 2.0 - 1.0
+    };
+    let n = widths.len() - 1;
+    let layers = (0..n)
+        .map(|l| Dense {
+            weights: DMatrix::from_fn(widths[l], widths[l + 1], |_, _| next()),
+            bias: DVector::from_fn(widths[l + 1], |_, _| next()),
+            activation: if l + 1 == n {
+                Activation::Identity
+            } else {
+                Activation::Tanh
+            },
+        })
+        .collect();
+    let x = DMatrix::from_fn(widths[0], batch, |_, _| next());
+    let y = DMatrix::from_fn(widths[n], batch, |_, _| next());
+    (Network::new(layers).expect("widths chain"), x, y)
+}
+
+/// The thread-agreement bound is zero: a step split over 2 or 3 threads (3 gives pieces of
+/// unequal size on any machine) gives the one-thread loss, outputs, deltas, gradients and
+/// updated weights bit for bit. faer splits a product by output blocks, each entry's sum over
+/// k in one order, and the elementwise loops and row sums compute each value by the same
+/// operations in whichever piece holds it. Shapes: one feature, batch 2, widths one off a
+/// lane multiple, and one network large enough that faer actually splits its products.
+#[test]
+fn a_step_on_several_threads_equals_the_one_thread_step_bit_for_bit() {
+    let shapes: [(&[usize], usize); 5] = [
+        (&[1, 1], 2),
+        (&[3, LANES - 1, LANES + 1, 1], 2),
+        (&[2 * LANES + 1, 5, 2], 7),
+        (&[LANES + 1, 2 * LANES - 1, 3], 33),
+        (&[257, 300, 129, 10], 65),
+    ];
+    let bits = |m: &[f32]| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    for (widths, batch) in shapes {
+        let (net, x, y) = hashed_network(widths, batch);
+        let mut one = net.workspace(batch);
+        let loss = net.backward(&x, &y, &mut one).expect("shapes");
+        let mut stepped = net.clone();
+        stepped
+            .train_step(&x, &y, 0.01, &mut net.workspace(batch))
+            .expect("shapes");
+        for t in [2, 3] {
+            let threads = Threads::new(t).expect("t ≥ 1");
+            let mut ws = net.workspace(batch).with_threads(threads);
+            assert_eq!(ws.threads(), threads);
+            let what = format!("widths {widths:?} batch {batch} threads {t}");
+            let loss_t = net.backward(&x, &y, &mut ws).expect("shapes");
+            assert_eq!(loss_t.to_bits(), loss.to_bits(), "loss, {what}");
+            for (a, b) in one.outputs().iter().zip(ws.outputs()) {
+                assert_eq!(bits(a.as_slice()), bits(b.as_slice()), "outputs, {what}");
+            }
+            for (a, b) in one.deltas().iter().zip(ws.deltas()) {
+                assert_eq!(bits(a.as_slice()), bits(b.as_slice()), "deltas, {what}");
+            }
+            let (g1, gt) = (one.gradients(), ws.gradients());
+            for (a, b) in g1.weights.iter().zip(&gt.weights) {
+                assert_eq!(
+                    bits(a.as_slice()),
+                    bits(b.as_slice()),
+                    "weight gradients, {what}"
+                );
+            }
+            for (a, b) in g1.biases.iter().zip(&gt.biases) {
+                assert_eq!(
+                    bits(a.as_slice()),
+                    bits(b.as_slice()),
+                    "bias gradients, {what}"
+                );
+            }
+            let mut stepped_t = net.clone();
+            stepped_t.train_step(&x, &y, 0.01, &mut ws).expect("shapes");
+            for (a, b) in stepped.layers().iter().zip(stepped_t.layers()) {
+                assert_eq!(
+                    bits(a.weights.as_slice()),
+                    bits(b.weights.as_slice()),
+                    "updated weights, {what}"
+                );
+                assert_eq!(a.bias, b.bias, "updated biases, {what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn zero_threads_is_a_typed_error() {
+    assert!(matches!(
+        Threads::new(0),
+        Err(Error::ParameterOutOfRange {
+            name: "threads",
+            ..
+        })
     ));
 }
