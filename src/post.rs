@@ -34,4 +34,5 @@ pub fn suite() -> Suite {
         crate::simd::LANES,
         crate::simd::instruction_set()
     ))
+    .with_book_dir("book/src/generated")
 }

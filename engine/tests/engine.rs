@@ -1094,3 +1094,170 @@ fn the_bound_adds_its_three_terms() {
         "{b}"
     );
 }
+
+// ---- planning: the measured rate behind a design --------------------------------------
+
+/// The planning stream of claim seed 7, as documented: the claim's seed mixed with the bytes
+/// of "planning".
+fn planning_seed(r: usize) -> u64 {
+    claims::replicate_seed(7 ^ 0x706c_616e_6e69_6e67, r)
+}
+
+fn planned(
+    rate: f64,
+    run: fn(Option<Arm>, &Ctx) -> Trial,
+    n: usize,
+) -> proofs_engine::claims::Planning {
+    let d = Design {
+        planning_rate: rate,
+        ..design()
+    };
+    match Claim::experiment("E", "t", "x", "y", d, &CONTROLS, run).decision {
+        Decision::Experiment(e) => e.planning(7, n, Budget::Ci),
+        _ => unreachable!("an experiment"),
+    }
+}
+
+/// A margin that depends only on the seed: the replicate's "data".
+fn seed_margin(seed: u64) -> f64 {
+    (seed % 1000) as f64 - 300.0
+}
+
+#[test]
+fn planning_runs_the_documented_stream_and_reports_its_margins() {
+    let p = planned(0.5, |a, c| arm_trial(a, c, seed_margin), 200);
+    let mut margins: Vec<f64> = (0..200).map(|r| seed_margin(planning_seed(r))).collect();
+    let wins = margins.iter().filter(|&&m| m > 0.0).count() as u64;
+    margins.sort_by(f64::total_cmp);
+    assert_eq!(p.wins, wins);
+    // min, the 1 % quantile (index ⌊0.01·200⌋ = 2) and the median (index 100).
+    assert_eq!(p.margins, [margins[0], margins[2], margins[100]]);
+    // A margin of exactly 0 is not a win.
+    let zero = planned(0.5, |a, c| arm_trial(a, c, |_| 0.0), 50);
+    assert_eq!((zero.wins, zero.unhealthy), (0, 0));
+    // A NaN margin with healthy evidence is unhealthy, never a loss.
+    let nan = planned(
+        0.5,
+        |a, c| arm_trial(a.or(Some(Arm::NanMargin)), c, |_| 1.0),
+        50,
+    );
+    assert_eq!((nan.wins, nan.unhealthy), (0, 50));
+    assert_eq!(
+        nan.first_unhealthy.map(|(_, s, _)| s),
+        Some(planning_seed(0))
+    );
+}
+
+#[test]
+fn planning_confirms_an_inconclusive_design_only_inside_its_band() {
+    // Planned at 0.45 for "inconclusive": the rate must lie in [0.45, 0.55]. Seeds give a rate
+    // near 0.7 here (margin > 0 for seed % 1000 ≥ 300), outside the band.
+    let p = planned(0.45, |a, c| arm_trial(a, c, seed_margin), 200);
+    assert!(p.lower_95 > 0.55, "{p}");
+    assert!(!p.confirms(Decided::Inconclusive), "{p}");
+    assert!(
+        p.confirms(Decided::Supported),
+        "0.45 is below the lower bound: {p}"
+    );
+}
+
+#[test]
+fn planning_reports_each_health_bound_at_its_worst() {
+    // Health: a bound item whose observed value grows with the seed's last digit, 0 to 0.9
+    // against a bound of 2, so the worst ratio is 0.45 (0.9 / 2) once a seed ends in 9.
+    let p = planned(
+        0.5,
+        |a, c| match a {
+            Some(_) => arm_trial(a, c, |_| 1.0),
+            None => {
+                let mut health = Findings::default();
+                health.bound(
+                    "loss below its bound",
+                    (c.seed % 10) as f64 / 10.0,
+                    2.0,
+                    1,
+                    "toy",
+                );
+                Trial::new(1.0, health)
+            }
+        },
+        100,
+    );
+    let worst = (0..100)
+        .map(|r| (planning_seed(r) % 10) as f64 / 10.0)
+        .fold(0.0, f64::max)
+        / 2.0;
+    assert_eq!(
+        p.health_ratios,
+        vec![("loss below its bound".to_owned(), worst)]
+    );
+}
+
+#[test]
+fn planning_times_a_replicate() {
+    // Each replicate sleeps 2 ms; on c cores a replicate costs at least 2/c ms of wall time.
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
+    let start = std::time::Instant::now();
+    let p = planned(
+        0.5,
+        |a, c| {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            arm_trial(a, c, |_| 1.0)
+        },
+        20,
+    );
+    let ceiling = start.elapsed().as_secs_f64() * 1e3 / 20.0;
+    assert!(
+        p.ms_per_replicate >= 2.0 / cores && p.ms_per_replicate <= ceiling,
+        "{} ms per replicate, {cores} cores, {ceiling} ms ceiling",
+        p.ms_per_replicate
+    );
+}
+
+// ---- one test per claim: claims::testing ------------------------------------------------
+
+fn testing_suite() -> Suite {
+    let catalogue =
+        "| `TOY` | a | b | correct | — | holds |\n| `TOY-S` | a | b | correct | — | holds |\n";
+    let mut survives = toy(
+        Toy::Value(0.0),
+        &[(Toy::Value(0.0), Planted::bug("no effect"))],
+    );
+    survives.id = "TOY-S".into();
+    survives.derivation = "other".into();
+    Suite::new(
+        "t",
+        vec![
+            toy(Toy::Value(0.0), &[(Toy::Value(2.0), Planted::bug("b"))]),
+            survives,
+        ],
+        catalogue,
+    )
+    .unwrap()
+}
+
+#[test]
+fn check_claim_passes_a_claim_as_expected_and_panics_otherwise() {
+    let s = testing_suite();
+    claims::testing::check_claim(&s, "TOY");
+    let failed =
+        std::panic::catch_unwind(|| claims::testing::check_claim(&testing_suite(), "TOY-S"));
+    let message = failed.expect_err("a surviving planted bug fails the test");
+    let text = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(text.contains("TOY-S came out failed"), "{text}");
+}
+
+#[test]
+fn assert_covers_wants_exactly_the_claims_of_the_derivation() {
+    let s = testing_suite();
+    claims::testing::assert_covers(&s, "toy", &["TOY"]);
+    for listed in [&[][..], &["TOY", "TOY-S"][..]] {
+        let r = std::panic::catch_unwind(|| {
+            claims::testing::assert_covers(&testing_suite(), "toy", listed)
+        });
+        assert!(r.is_err(), "{listed:?} is not the toy derivation's list");
+    }
+}

@@ -249,7 +249,7 @@ fn book_page_anchors_each_claim_and_typesets_its_evidence() {
         title: "a <curve>",
     }];
     let page = book::page(&records, "alpha", Budget::Ci, 3, &fig);
-    assert!(page.starts_with("<!-- Written by `cargo run --release` (ci budget, base seed 3)"));
+    assert!(page.starts_with("<!-- Written by the claims runner (ci budget, base seed 3)"));
     assert!(
         !page.contains("T-BROKEN"),
         "only the derivation's claims: {page}"

@@ -201,7 +201,7 @@ fn list_and_book_files() {
     let md = std::fs::read_to_string(book.join("toy.md")).expect("toy.md");
     assert!(
         md.starts_with(
-            "<!-- Written by `cargo run --release` (full budget, base seed 0). Do not edit."
+            "<!-- Written by the claims runner (full budget, base seed 0). Do not edit."
         ),
         "{md}"
     );
@@ -211,6 +211,19 @@ fn list_and_book_files() {
         "{md}"
     );
     assert!(md.contains("<!-- ANCHOR: evidence -->"), "{md}");
+    // A suite without a book folder writes no book unless asked: run from an empty folder,
+    // the whole suite leaves nothing there but its report.
+    let cwd = out.join("cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let (code, _, _) = run(contract_suite()
+        .current_dir(&cwd)
+        .args(["--claim", "toy", "--out", "report"]));
+    assert_eq!(code, 1);
+    let left: Vec<_> = std::fs::read_dir(&cwd)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["report"], "no book/src/generated written by default");
     let (_, stdout, _) = run(contract_suite()
         .args(["--claim", "toy", "--no-book", "--out"])
         .arg(&out));

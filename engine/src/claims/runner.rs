@@ -43,9 +43,10 @@ pub struct Args {
     /// Where report.json, report.md and the figures go.
     #[arg(long, default_value = "target/report")]
     out: PathBuf,
-    /// Where the book's per-derivation tables and figures go.
-    #[arg(long, default_value = "book/src/generated")]
-    book_out: PathBuf,
+    /// Where the book's per-derivation tables and figures go (default: the suite's book
+    /// folder, if it has one; a suite without one writes no book unless this is given).
+    #[arg(long)]
+    book_out: Option<PathBuf>,
     /// Measure each picked experiment's planning rate over N replicates of its setting (on
     /// seeds apart from the deciding ones) and the worst margin of its health checks; exits
     /// 1 unless every stated rate is confirmed.
@@ -182,14 +183,18 @@ fn execute(suite: &Suite, args: &Args) -> Result<bool, Box<dyn std::error::Error
         .claim
         .as_deref()
         .is_none_or(|c| claims.iter().all(|x| x.derivation == c));
-    if whole && !args.no_book {
+    let book_dir = args
+        .book_out
+        .clone()
+        .or_else(|| suite.book_dir().map(PathBuf::from));
+    if let Some(dir) = book_dir.filter(|_| whole && !args.no_book) {
         write_book_files(
-            &args.book_out,
+            &dir,
             &report,
             &figures,
             (args.claim.is_none()).then(|| suite.catalogue()),
         )
-        .map_err(at(&args.book_out, "write the book's tables into"))?;
+        .map_err(at(&dir, "write the book's tables into"))?;
     }
 
     let failures: Vec<&Verdict> = verdicts.iter().filter(|v| !v.ok()).collect();
@@ -300,7 +305,7 @@ fn write_book_files(
     // The errata span every derivation: written only when the whole suite ran.
     if let Some(catalogue) = whole_suite {
         let md = format!(
-            "<!-- Written by `cargo run --release` ({} budget, base seed {}). Do not edit. -->\n\n{}",
+            "<!-- Written by the claims runner ({} budget, base seed {}). Do not edit. -->\n\n{}",
             report::book::budget_word(report.budget),
             report.base_seed,
             report::errata(&report.claims, catalogue)

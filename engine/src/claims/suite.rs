@@ -17,6 +17,7 @@ pub struct Suite {
     name: String,
     build: String,
     command: String,
+    book_dir: Option<String>,
     claims: Vec<Claim>,
     catalogue: Catalogue,
 }
@@ -35,6 +36,7 @@ impl Suite {
             name: name.into(),
             build: String::new(),
             command: "cargo run --release --".into(),
+            book_dir: None,
             claims,
             catalogue: Catalogue::parse(catalogue_markdown)?,
         })
@@ -57,6 +59,19 @@ impl Suite {
     pub fn with_command(mut self, command: impl Into<String>) -> Self {
         self.command = command.into();
         self
+    }
+
+    /// The folder the runner writes the book's per-derivation pages and figures into when a
+    /// whole derivation runs (`--book-out` overrides it). Without one, the runner writes no
+    /// book unless asked, so a user's suite never overwrites another book's pages.
+    pub fn with_book_dir(mut self, dir: impl Into<String>) -> Self {
+        self.book_dir = Some(dir.into());
+        self
+    }
+
+    /// The book folder, if the suite has one.
+    pub fn book_dir(&self) -> Option<&str> {
+        self.book_dir.as_deref()
     }
 
     /// The build description.

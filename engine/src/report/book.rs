@@ -57,7 +57,7 @@ pub fn page(
         .collect();
     let budget = budget_word(budget);
     let mut s = format!(
-        "<!-- Written by `cargo run --release` ({budget} budget, base seed {base_seed}). Do not \
+        "<!-- Written by the claims runner ({budget} budget, base seed {base_seed}). Do not \
          edit. A chapter includes each part by its anchor. -->\n"
     );
     for r in &picked {
