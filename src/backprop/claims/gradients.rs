@@ -423,8 +423,9 @@ fn gradient_check_figure(ctx: &Ctx) -> crate::report::figure::LinePlot {
 /// rounding bound. The planted kernel slip rebuilds the bias gradient from the same δ with
 /// `=` where `+=` belongs.
 fn fast_bias_gradients(ctx: &Ctx, slip: Slip) -> MaxError {
-    use super::extensions::bp_matrix::{
-        U32, U64, error_bound, fast_inputs, gamma, problem, to_fast, to_literal, worst_over,
+    use super::extensions::bp_matrix::{problem, worst_over};
+    use crate::backprop::accuracy::{
+        U32, U64, error_bound, fast_inputs, gamma, to_fast, to_literal,
     };
     let mut rng = ctx.rng();
     rng.set_stream(1); // apart from the f64 checks' draws

@@ -117,9 +117,10 @@ fn effective(net: &Net, next: &Net, alpha: f64) -> Net {
 /// the same numbers). The step α = 1/8 is exact in both precisions. The planted kernel
 /// slips replace the update after the same backward pass.
 fn fast_step(ctx: &Ctx, bug: Option<Bug>) -> MaxError {
-    use crate::backprop::claims::extensions::bp_matrix::{
-        U32, U64, error_bound, fast_inputs, gamma, problem, to_fast, to_literal,
+    use crate::backprop::accuracy::{
+        U32, U64, error_bound, fast_inputs, gamma, to_fast, to_literal,
     };
+    use crate::backprop::claims::extensions::bp_matrix::problem;
     const ALPHA: f64 = 0.125;
     let mut rng = ctx.rng();
     rng.set_stream(1); // apart from (a)–(d)'s draws
