@@ -12,7 +12,7 @@ use dnn_proofs::claims::{
     identity_error,
 };
 use dnn_proofs::rand::Rng as _;
-use dnn_proofs::stats::{ALPHA, Moments, dkw_radius, ks_dkw, plan};
+use dnn_proofs::stats::{ALPHA, Moments, dkw_radius, ks_dkw, plan, standard_normal as normal};
 
 // ANCHOR: layer
 /// Layer normalisation over the d features of each sample (Ba, Kiros & Hinton, 2016):
@@ -128,12 +128,6 @@ fn batch(rng: &mut Rng, m: usize, d: usize, offset: f64, (lo, hi): (f64, f64)) -
         x.extend((0..d).map(|_| o + spread * normal(rng)));
     }
     x
-}
-
-/// A standard normal draw (Box–Muller).
-fn normal(rng: &mut Rng) -> f64 {
-    let (u, v): (f64, f64) = (rng.random(), rng.random());
-    (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 
 /// The batch with samples and features swapped: normalising it normalises over the batch axis.

@@ -44,6 +44,7 @@ mod ks;
 mod moments;
 mod normal;
 pub mod plan;
+mod sample;
 
 use std::fmt;
 
@@ -60,6 +61,7 @@ pub use normal::{
     hoeffding_radius, normal_cdf, normal_two_sided_p, z_critical, z_power, z_required_effect,
     z_test,
 };
+pub use sample::{exponential, standard_normal};
 
 /// The outcome of one hypothesis test: what a claim reports as evidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -19,6 +19,8 @@ use crate::claims::gradcheck::{self, band_ratio_at, central_difference};
 use crate::claims::{Claim, Findings, MaxError, Planted, PostVerdict, Tally, identity_error};
 use derivations::backprop::{self as spec, Activation as Act, Network as Net, Param, Sample};
 
+pub(super) use crate::stats::standard_normal;
+
 #[path = "sgd17.rs"]
 mod sgd17;
 #[path = "sgd_escape.rs"]
@@ -71,13 +73,6 @@ pub(super) fn sample_batch(n: usize, m: usize, rng: &mut impl Rng) -> Vec<usize>
     rand::seq::index::sample(rng, n, m).into_vec()
 }
 // ANCHOR_END: sample_batch
-
-/// A standard normal draw (Box–Muller; `1 − u` keeps the logarithm finite).
-pub(super) fn standard_normal(rng: &mut impl Rng) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
 
 /// The smooth activations of the generic BP tests (conventions appendix, Gradient checks).
 pub(super) const SMOOTH: [Act; 3] = [Act::Tanh, Act::Sigmoid, Act::Softsign];

@@ -4,17 +4,7 @@
 use nalgebra::DMatrix;
 use rand::Rng;
 
-/// A standard normal draw (Box–Muller; u₁ ∈ (0, 1] so the logarithm is finite).
-pub(super) fn normal(rng: &mut impl Rng) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
-/// An Exp(1) draw (inversion; 1 − u ∈ (0, 1]).
-pub(super) fn exponential(rng: &mut impl Rng) -> f64 {
-    -(1.0 - rng.random::<f64>()).ln()
-}
+pub(super) use crate::stats::{exponential, standard_normal as normal};
 
 /// A batch `x[i][k]` of m samples and F features, feature k drawn from N(c_k, s_k²) with its
 /// own centre c_k ∈ [−5, 5] and spread s_k ∈ [0.5, 3], so a statistic taken over the wrong

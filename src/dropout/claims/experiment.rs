@@ -36,6 +36,7 @@ use crate::activation::Activation;
 use crate::backprop::{Dense, Network};
 use crate::claims::{Claim, Control, Ctx, Design, Findings, Label, Tally, Trial};
 use crate::dropout::{DropoutNetwork, Loss, MaskStream, Scaling};
+use crate::stats::standard_normal as normal;
 use derivations::dropout as spec;
 
 /// The sizes of one replicate.
@@ -64,13 +65,6 @@ const P: f32 = 0.5;
 struct Data {
     x: DMatrix<f32>,
     y: DMatrix<f32>,
-}
-
-/// A standard normal by Box–Muller.
-fn normal(rng: &mut impl Rng) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 // ANCHOR: circles
