@@ -494,7 +494,7 @@ fn series_colours_differ_and_repeat_after_seven() {
 }
 
 #[test]
-fn a_plot_with_no_finite_point_is_an_error_naming_the_file() {
+fn a_plot_it_cannot_draw_is_an_error_naming_the_file() {
     let d = dir("empty");
     let p = plot(
         "nothing",
@@ -507,6 +507,20 @@ fn a_plot_with_no_finite_point_is_an_error_naming_the_file() {
         "{err}"
     );
     assert!(err.contains("no finite points"), "{err}");
+    // Finite points whose span overflows f64: plotters would never return, so an error.
+    for (stem, pts) in [
+        ("wide-y", [(0.0, -1e308), (1.0, 1e308)]),
+        ("wide-x", [(-1e308, 0.0), (1e308, 1.0)]),
+        ("wide-pad", [(0.0, 0.0), (1.0, f64::MAX)]),
+    ] {
+        let err = plot(stem, "t", vec![series("a", &pts)])
+            .write_svg(&d)
+            .expect_err(stem);
+        assert!(
+            err.contains(&format!("{stem}.svg")) && err.contains("too wide"),
+            "{err}"
+        );
+    }
     let none = plot("none", "t", vec![]);
     assert!(none.write_svg(&d).is_err(), "no series at all");
     let _ = std::fs::remove_dir_all(&d);
