@@ -512,9 +512,17 @@ fn a_plot_it_cannot_draw_is_an_error_naming_the_file() {
         ("wide-y", [(0.0, -1e308), (1.0, 1e308)]),
         ("wide-x", [(-1e308, 0.0), (1e308, 1.0)]),
         ("wide-pad", [(0.0, 0.0), (1.0, f64::MAX)]),
+        // Both padded ends finite, but their distance is not.
+        ("wide-padded-span", [(0.0, -0.85e308), (1.0, 0.85e308)]),
+        ("wide-padded-low", [(0.0, -1.7e308), (1.0, 0.01)]),
     ] {
-        let err = plot(stem, "t", vec![series("a", &pts)])
-            .write_svg(&d)
+        // On its own thread: a hang in plotters must fail this test, not stall it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (p, dir) = (plot(stem, "t", vec![series("a", &pts)]), d.clone());
+        std::thread::spawn(move || tx.send(p.write_svg(&dir)));
+        let err = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("{stem}: drawing did not return within 10 s"))
             .expect_err(stem);
         assert!(
             err.contains(&format!("{stem}.svg")) && err.contains("too wide"),
