@@ -331,3 +331,87 @@ fn numbers_are_typeset_for_katex() {
         r"a\_b \*c\* \~d\~ &lt;e&gt; \[f\]"
     );
 }
+
+/// Each measure typeset with the relation that actually holds (both sides of every
+/// comparison, and the boundary), and the non-finite cases a bound counted.
+#[test]
+fn evidence_lines_state_the_relation_that_holds() {
+    use proofs_engine::claims::{Evidence, Measure, Power};
+    use proofs_engine::stats::TestOutcome;
+    use report::book::evidence_line;
+    let item = |measure| Evidence {
+        what: "e".into(),
+        what_markdown: None,
+        measure,
+    };
+    let bound = |nonfinite| {
+        item(Measure::Bound {
+            observed: 0.5,
+            bound: 1.0,
+            cases: 4,
+            nonfinite,
+            why: String::new(),
+        })
+    };
+    // Non-finite cases fail the bound and measure nothing: the line says how many.
+    assert_eq!(
+        evidence_line(&bound(2), false),
+        r"e: $5.000\times10^{-1} \le 1.0$ (4 cases, 2 non-finite) (**INVALID**)"
+    );
+    assert!(!evidence_line(&bound(0), false).contains("non-finite"));
+
+    let test = |p_value| {
+        item(Measure::Test {
+            outcome: TestOutcome {
+                test: "z-test",
+                statistic: 1.5,
+                n: 100,
+                p_value,
+            },
+            alpha: 0.01,
+            power: Power::none(),
+        })
+    };
+    // p ≥ α keeps the claim (ok); p < α rejects it (a FAIL on our code).
+    assert_eq!(
+        evidence_line(&test(0.2), false),
+        r"e: z-test statistic $1.5000$, $n = 100$, $p = 2.000\times10^{-1} \ge \alpha = 10^{-2}$ (ok)"
+    );
+    assert!(
+        evidence_line(&test(0.01), false).contains(r"\ge \alpha"),
+        "p = α is not a rejection"
+    );
+    assert!(
+        evidence_line(&test(0.001), false)
+            .ends_with(r"$p = 1.000\times10^{-3} < \alpha = 10^{-2}$ (**FAIL**)"),
+        "{}",
+        evidence_line(&test(0.001), false)
+    );
+
+    let exp = |observed| {
+        item(Measure::Experiment {
+            observed,
+            threshold: 2.0,
+            detail: String::new(),
+        })
+    };
+    // The experiment asserts observed < threshold; equality does not satisfy it.
+    assert_eq!(evidence_line(&exp(1.0), false), "e: $1.0000 < 2.0000$ (ok)");
+    assert_eq!(
+        evidence_line(&exp(2.0), false),
+        r"e: $2.0000 \ge 2.0000$ (**FAIL**)"
+    );
+    assert_eq!(
+        evidence_line(&exp(3.0), false),
+        r"e: $3.0000 \ge 2.0000$ (**FAIL**)"
+    );
+}
+
+#[test]
+fn infinities_and_markup_characters_are_typeset_safely() {
+    use report::book::{escape, num};
+    assert_eq!(num(f64::INFINITY, 2), r"\infty");
+    assert_eq!(num(f64::NEG_INFINITY, 2), r"-\infty");
+    // `&` would start an HTML entity, a newline would end a table row or list item.
+    assert_eq!(escape("a & b\nc"), "a &amp; b c");
+}

@@ -40,7 +40,15 @@ impl LinePlot {
         if x0 > x1 || y0 > y1 {
             return Err("no finite points to plot".into());
         }
+        // The y axis adds 5% of the points' span each side; the x axis spans them exactly.
         let pad = 0.05 * (y1 - y0).max(1e-12);
+        // plotters never returns from a range whose width overflows f64: refuse it by name.
+        if !((x1 - x0).is_finite() && ((y1 + pad) - (y0 - pad)).is_finite()) {
+            return Err(format!(
+                "points spanning x {x0:e}..{x1:e}, y {y0:e}..{y1:e} are too wide to plot"
+            )
+            .into());
+        }
         let title = wrap(&self.title, TITLE_CHARS);
         let legend = LegendLayout::new(&self.series);
         let title_h = 12 + TITLE_LINE * title.len() as u32;
