@@ -8,8 +8,7 @@
 
 use dnn_proofs::claims::gradcheck::{check_vjp, upstream};
 use dnn_proofs::claims::{
-    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Power, Rng, Suite,
-    identity_error,
+    Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, Power, Rng, Suite, identity_error,
 };
 use dnn_proofs::rand::Rng as _;
 use dnn_proofs::stats::{ALPHA, Moments, dkw_radius, ks_dkw, plan, standard_normal as normal};
@@ -111,9 +110,9 @@ fn sum8(s: &[f32], f: impl Fn(f32) -> f32) -> f32 {
 const CATALOGUE: &str = "\
 | ID | where | claim | post | conventions | expected |
 | --- | --- | --- | --- | --- | --- |
-| `LN-BWD` | tests/your_own.rs | the backward pass is the vector–Jacobian product of the forward | extension | — | holds |
-| `LN-F32` | tests/your_own.rs | the f32 kernel is within its derived rounding bound of the f64 layer | extension | — | holds |
-| `LN-STAT` | tests/your_own.rs | for 4 Gaussian features each x̂_j is uniform on [−√3, √3] | extension | — | holds |
+| `LN-BWD` | — | the backward pass is the vector–Jacobian product of the forward | extension | — | holds |
+| `LN-F32` | — | the f32 kernel is within its derived rounding bound of the f64 layer | extension | — | holds |
+| `LN-STAT` | — | for 4 Gaussian features each x̂_j is uniform on [−√3, √3] | extension | — | holds |
 ";
 // ANCHOR_END: catalogue
 
@@ -176,13 +175,11 @@ fn backward(bug: Option<BwdBug>, ln: &LayerNorm, x: &[f64], g: &[f64]) -> Vec<f6
 
 // ANCHOR: ln_bwd
 fn ln_bwd() -> Claim {
-    Claim::checked(
+    Claim::of_code(
         "LN-BWD",
         "layer_norm",
-        "tests/your_own.rs",
         "∂ℓ/∂(x, γ, β) of LayerNorm is the vector–Jacobian product of its forward pass for a \
          random non-uniform upstream gradient (central differences, the scaled band)",
-        PostVerdict::Extension,
         &[
             (BwdBug::DropsMeanGhX, Planted::bug("mean(ĝ·x̂) term dropped")),
             (
@@ -283,14 +280,12 @@ fn kernel(bug: Option<F32Bug>, x: &[f32], gamma: &[f32], beta: &[f32], eps: f32)
 
 // ANCHOR: ln_f32
 fn ln_f32() -> Claim {
-    Claim::checked(
+    Claim::of_code(
         "LN-F32",
         "layer_norm",
-        "tests/your_own.rs",
         "the f32 kernel's y is within the bound derived from its operation count of the f64 \
          layer run on the same f32 inputs, for widths d from 2 to 768, offsets up to ±4 and \
          spreads from 0.01 to 4",
-        PostVerdict::Extension,
         &[
             (F32Bug::OnePassVariance, Planted::bug("one-pass E[x²] − μ²")),
             (F32Bug::EpsOutsideRoot, Planted::bug("ε outside the root")),
@@ -413,13 +408,11 @@ fn forward(bug: Option<StatBug>, ln: &LayerNorm, x: &[f64]) -> Vec<f64> {
 
 // ANCHOR: ln_stat
 fn ln_stat() -> Claim {
-    Claim::checked(
+    Claim::of_code(
         "LN-STAT",
         "layer_norm",
-        "tests/your_own.rs",
         "for d = 4 features drawn i.i.d. N(μ, σ²) with ε/σ² ≤ 1e-7, each x̂_j is uniform on \
          [−√3, √3] (x̂_j²/3 ~ Beta(½, 1)); every sample has Σ x̂ = 0 and mean x̂² = σ²/(σ² + ε)",
-        PostVerdict::Extension,
         &[
             (
                 StatBug::UnbiasedVariance,

@@ -223,6 +223,33 @@ impl Claim {
         }
     }
 
+    /// A checked claim about your own code, which no post states: no place in a post
+    /// (`where` reads "—" until [`Claim::at`] names one) and the post verdict `extension`.
+    /// Otherwise as [`Claim::checked`].
+    pub fn of_code<B: Copy + Send + Sync + 'static>(
+        id: impl Into<Text>,
+        derivation: impl Into<Text>,
+        statement: impl Into<Text>,
+        bugs: &[(B, Planted)],
+        run: impl Fn(Option<B>, &Ctx) -> Findings + Send + Sync + 'static,
+    ) -> Self {
+        Self::checked(
+            id,
+            derivation,
+            "—",
+            statement,
+            PostVerdict::Extension,
+            bugs,
+            run,
+        )
+    }
+
+    /// Names where the claim stands (a file, a section), for the report's `where` column.
+    pub fn at(mut self, location: impl Into<Text>) -> Self {
+        self.location = location.into();
+        self
+    }
+
     /// An informal claim that the catalogue puts out of scope.
     pub fn out_of_scope(
         id: impl Into<Text>,
