@@ -3,7 +3,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::depth::{Sim, our_map, units, z_outcome};
+use super::predict::{Sim, our_map, units, z_outcome};
 use super::{ROOM, at_least, chi_power, chi_square_sum, gaussian, power, stated, stream, to_f64};
 use crate::activation::Activation;
 use crate::claims::{Claim, Findings, Label, Planted, PostVerdict, Power, Tally};

@@ -30,7 +30,7 @@
 //! check (every recorded mean square finite and positive) rejects it on a counted value.
 
 use super::ROOM;
-use super::depth::{Layers, Pred, Sim, our_map, worst, worst_slack};
+use super::predict::{Layers, Pred, Sim, our_map, worst, worst_slack};
 use crate::activation::Activation;
 use crate::claims::{Claim, Control, Ctx, Design, Findings, Tally, Trial};
 use crate::report::figure::{LinePlot, Series};

@@ -5,7 +5,7 @@ use rand::Rng;
 
 use super::backward::backward_chi;
 use super::conditions::{draw, normal};
-use super::depth::{Layers, Sim, pooled, units, z_outcome};
+use super::predict::{Layers, Sim, pooled, units, z_outcome};
 use super::{ROOM, at_least, chi_power, chi_square_sum, gaussian, power, stated, stream, to_f64};
 use crate::activation::Activation;
 use crate::claims::{

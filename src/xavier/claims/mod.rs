@@ -17,6 +17,7 @@ mod depth;
 mod experiments;
 mod extensions;
 mod initialisers;
+mod predict;
 mod uniform;
 mod variance;
 
