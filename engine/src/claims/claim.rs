@@ -197,6 +197,25 @@ pub struct Claim {
 }
 
 impl Claim {
+    /// The fields every constructor sets the same way: ID, derivation, location, statement.
+    fn new(
+        id: impl Into<Text>,
+        derivation: impl Into<Text>,
+        location: impl Into<Text>,
+        statement: impl Into<Text>,
+        post_verdict: PostVerdict,
+        decision: Decision,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            derivation: derivation.into(),
+            location: location.into(),
+            statement: statement.into(),
+            post_verdict,
+            decision,
+        }
+    }
+
     /// A checked claim. `bugs` pairs each planted variant (a value of the claim's own enum)
     /// with its description; `run(None, ctx)` checks our code, `run(Some(bug), ctx)` a bug.
     pub fn checked<B: Copy + Send + Sync + 'static>(
@@ -210,17 +229,17 @@ impl Claim {
     ) -> Self {
         let planted = bugs.iter().map(|(_, p)| p.clone()).collect();
         let variants: Vec<B> = bugs.iter().map(|(b, _)| *b).collect();
-        Self {
-            id: id.into(),
-            derivation: derivation.into(),
-            location: location.into(),
-            statement: statement.into(),
+        Self::new(
+            id,
+            derivation,
+            location,
+            statement,
             post_verdict,
-            decision: Decision::Check {
+            Decision::Check {
                 planted,
                 run: Box::new(move |i, ctx| run(i.map(|i| variants[i]), ctx)),
             },
-        }
+        )
     }
 
     /// A checked claim about your own code, which no post states: no place in a post
@@ -258,16 +277,16 @@ impl Claim {
         statement: impl Into<Text>,
         reason: impl Into<Text>,
     ) -> Self {
-        Self {
-            id: id.into(),
-            derivation: derivation.into(),
-            location: location.into(),
-            statement: statement.into(),
-            post_verdict: PostVerdict::Informal,
-            decision: Decision::OutOfScope {
+        Self::new(
+            id,
+            derivation,
+            location,
+            statement,
+            PostVerdict::Informal,
+            Decision::OutOfScope {
                 reason: reason.into(),
             },
-        }
+        )
     }
 
     /// A claim shown false with no correction: `run(false, ctx)` asserts the
@@ -283,17 +302,17 @@ impl Claim {
     ) -> Self {
         let run = std::sync::Arc::new(run);
         let control = run.clone();
-        Self {
-            id: id.into(),
-            derivation: derivation.into(),
-            location: location.into(),
-            statement: statement.into(),
+        Self::new(
+            id,
+            derivation,
+            location,
+            statement,
             post_verdict,
-            decision: Decision::Refute {
+            Decision::Refute {
                 counter: Box::new(move |_, ctx| run(false, ctx)),
                 control: Box::new(move |_, ctx| control(true, ctx)),
             },
-        }
+        )
     }
 
     /// An experiment: `run(None, ctx)` is one replicate of the claim's setting on the
@@ -310,18 +329,18 @@ impl Claim {
         run: impl Fn(Option<A>, &Ctx) -> Trial + Send + Sync + 'static,
     ) -> Self {
         let arms: Vec<A> = controls.iter().map(|(a, _)| *a).collect();
-        Self {
-            id: id.into(),
-            derivation: derivation.into(),
-            location: location.into(),
-            statement: statement.into(),
-            post_verdict: PostVerdict::Experiment,
-            decision: Decision::Experiment(Experiment {
+        Self::new(
+            id,
+            derivation,
+            location,
+            statement,
+            PostVerdict::Experiment,
+            Decision::Experiment(Experiment {
                 design,
                 controls: controls.iter().map(|(_, c)| *c).collect(),
                 run: Box::new(move |i, ctx| run(i.map(|i| arms[i]), ctx)),
             }),
-        }
+        )
     }
 
     /// A claim whose check is the experiment `experiment`: it comes out as that does.
@@ -333,16 +352,16 @@ impl Claim {
         post_verdict: PostVerdict,
         experiment: impl Into<Text>,
     ) -> Self {
-        Self {
-            id: id.into(),
-            derivation: derivation.into(),
-            location: location.into(),
-            statement: statement.into(),
+        Self::new(
+            id,
+            derivation,
+            location,
+            statement,
             post_verdict,
-            decision: Decision::Follows {
+            Decision::Follows {
                 experiment: experiment.into(),
             },
-        }
+        )
     }
 
     /// Whether a planted variant is the post's own statement.
