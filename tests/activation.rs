@@ -354,6 +354,34 @@ fn forward_with_bias_is_forward_of_z_plus_b() {
     check(property as fn(Xs, Xs, Alpha) -> Result<(), String>);
 }
 
+/// Every column length from 1 to 70 and column counts on both sides of the bias pattern's
+/// period (`add_bias` repeats short biases into runs of lcm(n, 2·LANES) values, at most 256;
+/// longer periods, e.g. n = 9, and long columns take the per-column loop): the same bits as
+/// f(z + b) elementwise.
+#[test]
+fn forward_with_bias_is_exact_for_every_short_column_length() {
+    for n in 1..=70usize {
+        for columns in [1usize, 2, 3, 5, 17, 33, 64] {
+            let b: Vec<f32> = (0..n).map(|j| 0.25 * j as f32 - 3.0).collect();
+            let z: Vec<f32> = (0..n * columns)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 8.0)
+                .collect();
+            let shifted: Vec<f32> = z.iter().enumerate().map(|(i, &v)| v + b[i % n]).collect();
+            for a in kinds(Alpha(0.1)) {
+                let mut fused = z.clone();
+                a.forward_with_bias(&mut fused, &b).expect("whole columns");
+                let expected = forward(a, &shifted);
+                assert_eq!(
+                    first_difference(&fused, &expected),
+                    None,
+                    "{} with columns of {n}, {columns} columns",
+                    a.name()
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn forward_with_bias_rejects_partial_columns_and_an_empty_bias() {
     let mut z = vec![0.5f32; 7];

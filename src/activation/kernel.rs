@@ -280,11 +280,7 @@ impl Job<'_> {
         match self {
             Job::Map(src, dst) => map(src, dst, f),
             Job::InPlace(x) => map_in_place(x, f),
-            Job::AddBias(z, b) => {
-                for column in z.chunks_exact_mut(b.len()) {
-                    map_pair_in_place(column, b, |v, w| f(v + w));
-                }
-            }
+            Job::AddBias(z, b) => add_bias(z, b, |v, w| f(v + w)),
             Job::ScaleInPlace(g, y) => map_pair_in_place(g, y, |g, v| g * f(v)),
         }
     }
@@ -301,19 +297,75 @@ fn load(s: &[f32]) -> F32s {
     F32s::from(<[f32; LANES]>::try_from(s).expect("a whole vector"))
 }
 
-/// Up to `LANES` elements, padded with zeros.
+/// Up to `LANES` elements, padded with zeros. A whole vector takes the fixed-size load: a
+/// copy of variable length is a call to `memcpy`, which for the short columns of a small
+/// layer (16 units: every column is a tail) cost more than the activation itself.
 #[inline(always)]
 fn load_padded(s: &[f32]) -> F32s {
+    if s.len() == LANES {
+        return load(s);
+    }
     let mut pad = [0.0f32; LANES];
-    pad[..s.len()].copy_from_slice(s);
+    for (p, &v) in pad.iter_mut().zip(s) {
+        *p = v;
+    }
     F32s::from(pad)
 }
 
-/// The first `d.len()` (at most `LANES`) lanes of `v` into `d`.
+/// The first `d.len()` (at most `LANES`) lanes of `v` into `d` (a whole vector as one
+/// fixed-size store, see [`load_padded`]).
 #[inline(always)]
 fn store(d: &mut [f32], v: F32s) {
-    let n = d.len();
-    d.copy_from_slice(&v.as_array()[..n]);
+    if let Ok(d) = <&mut [f32; LANES]>::try_from(&mut *d) {
+        *d = v.to_array();
+        return;
+    }
+    for (d, &v) in d.iter_mut().zip(v.as_array()) {
+        *d = v;
+    }
+}
+
+/// The longest bias pattern [`add_bias`] repeats on the stack: 1 KiB.
+const PATTERN: usize = 256;
+
+/// `z[c·n + j] = f(z[c·n + j], b[j])` for whole columns of n = b.len().
+///
+/// Columns shorter than two vectors (a layer of 16 units, or the one output of a
+/// regression) would each go through the padded tail, one column at a time. Instead the bias
+/// is repeated into a pattern of L = lcm(n, 2·LANES) values, and the matrix is processed
+/// as a flat slice in runs of L: the same f on the same pairs of values (the lane functions
+/// are elementwise), so the same bits, in whole vectors.
+#[inline(always)]
+fn add_bias(z: &mut [f32], b: &[f32], f: impl Fn(F32s, F32s) -> F32s) {
+    let n = b.len();
+    let period = lcm(n, 2 * LANES);
+    if n >= 2 * LANES || period > PATTERN {
+        for column in z.chunks_exact_mut(n) {
+            map_pair_in_place(column, b, &f);
+        }
+        return;
+    }
+    let mut pattern = [0.0f32; PATTERN];
+    for (p, &v) in pattern[..period].iter_mut().zip(b.iter().cycle()) {
+        *p = v;
+    }
+    let mut runs = z.chunks_exact_mut(period);
+    for run in &mut runs {
+        map_pair_in_place(run, &pattern[..period], &f);
+    }
+    // Whole columns remain (the run is a whole number of columns), so the pattern's start
+    // lines up with them.
+    let rest = runs.into_remainder();
+    map_pair_in_place(rest, &pattern[..rest.len()], &f);
+}
+
+/// The least common multiple of two positive integers.
+const fn lcm(a: usize, b: usize) -> usize {
+    let (mut x, mut y) = (a, b);
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    a / x * b
 }
 
 /// `dst[i] = f(src[i])` (same length).

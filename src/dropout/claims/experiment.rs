@@ -430,9 +430,12 @@ fn wsi_gaps(arm: Option<WsiArm>, net: &DropoutNetwork, x: &DMatrix<f32>, seed: u
             .expect("matching shapes");
         for (i, &zi) in z.iter().enumerate() {
             let zi = f64::from(zi);
+            // ln σ(z) and ln σ(−z) share ln(1 + e^{−|z|}): computed once, the same bits as
+            // two calls of `ln_sigmoid`.
+            let shared = softplus_tail(zi);
             am[i] += sigmoid(zi) / m;
-            ln_g[i] += ln_sigmoid(zi) / m;
-            ln_g1[i] += ln_sigmoid(-zi) / m;
+            ln_g[i] += -(shared + (-zi).max(0.0)) / m;
+            ln_g1[i] += -(shared + zi.max(0.0)) / m;
         }
     }
     let nwgm: Vec<f64> = ln_g
@@ -518,7 +521,12 @@ fn sigmoid(z: f64) -> f64 {
 
 /// ln σ(z) = −ln(1 + e^{−z}), finite for every z.
 fn ln_sigmoid(z: f64) -> f64 {
-    -((-z.abs()).exp().ln_1p() + (-z).max(0.0))
+    -(softplus_tail(z) + (-z).max(0.0))
+}
+
+/// ln(1 + e^{−|z|}): what ln σ(z) and ln σ(−z) add to max(∓z, 0).
+fn softplus_tail(z: f64) -> f64 {
+    (-z.abs()).exp().ln_1p()
 }
 
 // ANCHOR_END: exp_drop_wsi
