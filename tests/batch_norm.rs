@@ -301,22 +301,40 @@ fn specification_gradient_matches(case: Case) -> TestResult {
             / size
     };
     let grads = spec::backward(&x, gamma, eps, &gk);
-    for j in 0..x.len() {
-        let h = 1e-6 * x[j].abs().max(1.0);
+    let central = |j: usize, h: f64| {
         let (mut up, mut down) = (x.clone(), x.clone());
         up[j] += h;
         down[j] -= h;
-        let fd = (loss(&up) - loss(&down)) / (2.0 * h);
+        (loss(&up) - loss(&down)) / (2.0 * h)
+    };
+    for j in 0..x.len() {
+        let h = 1e-6 * x[j].abs().max(1.0);
+        let fd = central(j, h);
+        // The central difference's truncation error is c·h² + O(h⁴): at 2h it is 4c·h², so
+        // |fd(h) − fd(2h)| ≈ 3|c|·h² bounds fd(h)'s own error with a factor 3 to spare. It
+        // matters when σ is small (x̂ = (x − μ)/σ has third derivatives ∝ 1/σ³): at σ = 0.01
+        // and h = 1e-6 the error reaches a few 1e-6 of the gradient, beyond the fixed band
+        // (seen once in about 150 unseeded runs). A wrong backward formula is off by a part of
+        // the gradient itself, orders of magnitude above both terms.
+        let truncation = (fd - central(j, 2.0 * h)).abs();
         let g = grads.x[j] / size;
-        if (g - fd).abs() > 1e-6 * g.abs().max(fd.abs()) + 1e-9 {
-            return TestResult::error(format!("∂ℓ/∂x[{j}] = {g}, finite difference {fd}"));
+        if (g - fd).abs() > 1e-6 * g.abs().max(fd.abs()) + 1e-9 + truncation {
+            return TestResult::error(format!(
+                "∂ℓ/∂x[{j}] = {g}, finite difference {fd} (truncation estimate {truncation:e})"
+            ));
         }
     }
     TestResult::passed()
 }
 
+/// A fixed seed, so every run checks the same cases (and a failure reproduces).
+const SEED: u64 = 0xB_A7C4;
+
 fn quickcheck() -> QuickCheck {
-    QuickCheck::new().tests(300).max_tests(3_000)
+    QuickCheck::new()
+        .rng(Gen::from_size_and_seed(100, SEED))
+        .tests(300)
+        .max_tests(3_000)
 }
 
 #[test]
