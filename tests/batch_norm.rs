@@ -307,8 +307,8 @@ fn specification_gradient_matches(case: Case) -> TestResult {
         down[j] -= h;
         (loss(&up) - loss(&down)) / (2.0 * h)
     };
-    for j in 0..x.len() {
-        let h = 1e-6 * x[j].abs().max(1.0);
+    for (j, xj) in x.iter().enumerate() {
+        let h = 1e-6 * xj.abs().max(1.0);
         let fd = central(j, h);
         // The central difference's truncation error is c·h² + O(h⁴): at 2h it is 4c·h², so
         // |fd(h) − fd(2h)| ≈ 3|c|·h² bounds fd(h)'s own error with a factor 3 to spare. It
