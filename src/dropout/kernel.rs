@@ -18,7 +18,7 @@
 //! - **p = 1** is the identity: every bit set, y = x bit for bit.
 //! - **Lengths**: any, including 0; mask and output must have the input's length.
 
-use super::generator::{BLOCK, MaskStream, U32s};
+use super::generator::{BLOCK, BlockKeys, MaskStream, U32s};
 use super::mask::Mask;
 use crate::error::{Error, Result, check_len};
 use crate::simd::{F32s, LANES};
@@ -66,15 +66,11 @@ impl KeepProb {
         1.0 - self.0
     }
 
-    /// round(p·2^32): a unit is kept when its uniform u < threshold. `None` for p = 1
-    /// (2^32 does not fit in u32): every unit is kept.
-    pub fn threshold(self) -> Option<u32> {
-        let t = (f64::from(self.0) * BLOCK as f64).round();
-        if t >= BLOCK as f64 {
-            None
-        } else {
-            Some(t as u32)
-        }
+    /// round(p·2^16): a unit is kept when its 16-bit uniform u < threshold. `None` when it
+    /// rounds to 2^16 (p ≥ 1 − 2^-17, p = 1 included): every unit is kept.
+    pub fn threshold(self) -> Option<u16> {
+        let t = (f64::from(self.0) * 65536.0).round();
+        if t >= 65536.0 { None } else { Some(t as u16) }
     }
 }
 
@@ -149,17 +145,18 @@ impl Dropout {
             return Ok(());
         };
         let factor = U32s::splat(self.train_factor().to_bits());
-        let threshold = U32s::splat(threshold);
+        let threshold = U32s::splat(u32::from(threshold) << 16);
         let block = usize::try_from(BLOCK).unwrap_or(usize::MAX);
         let pieces = x.chunks(block).zip(y.chunks_mut(block));
         let words = mask.words_mut().chunks_mut(block / 64);
         for (b, ((x, y), words)) in pieces.zip(words).enumerate() {
             let keys = stream.block_keys(b as u64);
-            let step = |lo: u32, v: F32s| {
-                let keep = keys.uniforms(lo).simd_lt(threshold);
+            let hashes = |j: u32| keys.hashes(BlockKeys::counter(j));
+            let step = |j: u32, h: U32s, v: F32s| {
+                let keep = BlockKeys::keep(h, j, threshold);
                 (v * F32s::from_bits(keep & factor), bitmask(keep))
             };
-            forward_block(x, y, words, step);
+            forward_block(x, y, words, hashes, step);
         }
         Ok(())
     }
@@ -228,37 +225,47 @@ fn set_all(mask: &mut Mask) {
     }
 }
 
-/// Runs `step(counter, x vector) -> (y vector, bits)` over one key block: whole 64-element
-/// words first, then the tail with padded vectors and the bits past the end cleared.
+/// Hashes per run of 32 elements: 16 counters, in vectors of LANES.
+const HASHES: usize = 16 / LANES;
+
+/// Runs `step(j, hash vector, x vector) -> (y vector, bits)` over one key block, with
+/// `hashes(j)` the hash vector of the element j's counter: whole 64-element words first,
+/// each as two runs of 32 that hash their 16 counters once and use each hash for two vectors
+/// (its low halves, then its high halves), then the tail with padded vectors and the bits
+/// past the end cleared.
 #[inline(always)]
 fn forward_block(
     x: &[f32],
     y: &mut [f32],
     words: &mut [u64],
-    step: impl Fn(u32, F32s) -> (F32s, u64),
+    hashes: impl Fn(u32) -> U32s,
+    step: impl Fn(u32, U32s, F32s) -> (F32s, u64),
 ) {
     let mut xs = x.chunks_exact(64);
     let mut ys = y.chunks_exact_mut(64);
-    let mut lo = 0u32;
+    let mut j = 0u32;
     for ((x, y), word) in (&mut xs).zip(&mut ys).zip(words.iter_mut()) {
         let mut bits = 0;
-        for (v, (x, y)) in x
-            .chunks_exact(LANES)
-            .zip(y.chunks_exact_mut(LANES))
-            .enumerate()
-        {
-            let (out, b) = step(lo + (v * LANES) as u32, load(x));
-            store(y, out);
-            bits |= b << (v * LANES);
+        for run in 0..2 {
+            let base = 32 * run;
+            let h: [U32s; HASHES] = std::array::from_fn(|k| hashes(j + (base + k * LANES) as u32));
+            for v in 0..32 / LANES {
+                let at = base + v * LANES;
+                let r = at..at + LANES;
+                let (out, b) = step(j + at as u32, h[v % HASHES], load(&x[r.clone()]));
+                store(&mut y[r], out);
+                bits |= b << at;
+            }
         }
         *word = bits;
-        lo = lo.wrapping_add(64);
+        j = j.wrapping_add(64);
     }
     let (x, y) = (xs.remainder(), ys.into_remainder());
     if !x.is_empty() {
         let mut bits = 0;
         for (v, (x, y)) in x.chunks(LANES).zip(y.chunks_mut(LANES)).enumerate() {
-            let (out, b) = step(lo + (v * LANES) as u32, load_partial(x));
+            let at = j + (v * LANES) as u32;
+            let (out, b) = step(at, hashes(at), load_partial(x));
             store_partial(y, out);
             bits |= b << (v * LANES);
         }

@@ -60,9 +60,9 @@ pub(super) fn drop_p() -> Claim {
                 // Power: the drop reading (the only planted variant) centres the count on
                 // N(1−p), |2p−1|·√(N/(p(1−p))) standard errors from Np: at N = 1e5 (CI) at
                 // least 0.6·√(1e5/0.16) = 474 of them (p = 0.8), so its miss probability is 0
-                // to f64 precision. Within a key block the uniforms are distinct, so the count
-                // is hypergeometric with variance (1 − N/2^32) × binomial: the test is
-                // conservative and the effect, in its own standard errors, larger still.
+                // to f64 precision. The kernel keeps with probability round(p·2^16)/2^16,
+                // within 2^-17 of p: at N = 1e7 (full) that is under 0.06 standard errors
+                // (√(p(1−p)/N) ≥ 6.9e-5 for these p), which moves α by a negligible amount.
                 let effect = (2.0 * pf - 1.0).abs() * (n as f64 / (pf * (1.0 - pf))).sqrt();
                 f.test(
                     format!(
