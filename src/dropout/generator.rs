@@ -166,7 +166,7 @@ impl BlockKeys {
     /// back (low: (h ≪ 16) < t·2^16; high: h < t·2^16, since h ≫ 16 < t ⇔ h < t·2^16).
     #[inline(always)]
     pub(crate) fn keep(hashes: U32s, j: u32, threshold_high: U32s) -> U32s {
-        let half = if (j / 16) % 2 == 0 {
+        let half = if (j / 16).is_multiple_of(2) {
             hashes << 16
         } else {
             hashes

@@ -252,7 +252,7 @@ fn forward_block(
             for v in 0..32 / LANES {
                 let at = base + v * LANES;
                 let r = at..at + LANES;
-                let (out, b) = step(j + at as u32, h[v % HASHES], load(&x[r.clone()]));
+                let (out, b) = step(j + at as u32, h[(at % 16) / LANES], load(&x[r.clone()]));
                 store(&mut y[r], out);
                 bits |= b << at;
             }
