@@ -244,6 +244,7 @@ pub(super) fn drop_mask() -> Claim {
             f
         },
     )
+    .typeset(r"masks are drawn i.i.d. per unit and per training example, and afresh every step (not once per mini-batch): no two examples share a mask, a fixed example's mask changes between steps, and mask bits are independent across units, examples, steps, neighbouring SIMD lanes and lane-block boundaries (kernel masks, $p = 0.8$)")
 }
 
 /// No two examples share a mask within a step, and example 0's mask changes every step.

@@ -246,6 +246,7 @@ pub(super) fn drop_share() -> Claim {
             f
         },
     )
+    .typeset(r"for a training case in which a unit is dropped, its outgoing weights AND its incoming weights and bias get exactly zero gradient (the post names only the outgoing ones); with a batch, each parameter's gradient is the sum over the cases that used it (f32 network from the backprop module's layers, inverted dropout $p = 0.7$)")
 }
 
 /// The masks the network draws for this batch (one per hidden layer).
