@@ -625,6 +625,19 @@ fn a_gradient_check_is_evidence_naming_the_worst_parameter() {
         "{}",
         bad.headline()
     );
+    // The book's form: the numbers and |difference| typeset, no bare bar to end a table cell.
+    let typeset = bad.evidence[0].what_markdown.as_deref().unwrap();
+    assert!(
+        typeset.starts_with(
+            r"∇(xy) (worst parameter 1 of 2: analytic $2.500000000$, finite difference $"
+        ),
+        "{typeset}"
+    );
+    assert!(
+        typeset.contains(r"$\lvert \text{difference} \rvert = "),
+        "{typeset}"
+    );
+    assert!(!typeset.contains('|'), "{typeset}");
     let mut nan = Findings::default();
     nan.gradient(
         "∇(xy)",

@@ -415,3 +415,75 @@ fn infinities_and_markup_characters_are_typeset_safely() {
     // `&` would start an HTML entity, a newline would end a table row or list item.
     assert_eq!(escape("a & b\nc"), "a &amp; b c");
 }
+
+/// A claim's typeset statement: the book's folded evidence and `report.md` show it, with the
+/// text between the formulas escaped for where it stands and the formulas left to KaTeX;
+/// `report.json` carries both forms; a claim without one shows its plain statement, escaped.
+#[test]
+fn a_typeset_statement_heads_the_claims_evidence() {
+    use report::book;
+    let claim = |id: &'static str, statement: &'static str| {
+        Claim::checked(
+            id,
+            "alpha",
+            "eq (1)",
+            statement,
+            PostVerdict::Correct,
+            &[(2.0, Planted::bug("doubled"))],
+            |bug: Option<f64>, _: &Ctx| bound(bug.unwrap_or(0.5)),
+        )
+    };
+    let claims = vec![
+        claim("T-TEX", "σ(−x) = 1 − σ(x) & |x| < 1")
+            .typeset(r"$\sigma(-x) = 1 - \sigma(x)$ & <b>_x_</b> $\lvert x \rvert < 1$"),
+        claim("T-PLAIN", "a_i < b & c"),
+    ];
+    assert_eq!(claims[0].statement, "σ(−x) = 1 − σ(x) & |x| < 1");
+    assert_eq!(claims[1].statement_markdown, None);
+    let catalogue = "| `T-TEX` | a | b | correct | — | holds |\n\
+                     | `T-PLAIN` | a | b | correct | — | holds |\n";
+    let s = Suite::new("toy", claims, catalogue).unwrap();
+    let picked = s.all();
+    let verdicts = s.run(&picked, 0, Budget::Ci);
+    let claims: Vec<&Claim> = picked.iter().map(|&i| &s.claims()[i]).collect();
+    let records = report::records(&claims, &verdicts);
+    assert_eq!(
+        records[0].statement_markdown,
+        Some(r"$\sigma(-x) = 1 - \sigma(x)$ & <b>_x_</b> $\lvert x \rvert < 1$")
+    );
+
+    // In the <summary> (HTML): the text escaped as HTML, the math as written.
+    let page = book::page(&records, "alpha", Budget::Ci, 0, &[]);
+    assert!(
+        page.contains(
+            r"<summary><code>T-TEX</code> — $\sigma(-x) = 1 - \sigma(x)$ &amp; &lt;b&gt;_x_&lt;/b&gt; $\lvert x \rvert < 1$ (<strong>holds</strong>"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("<summary><code>T-PLAIN</code> — a_i &lt; b &amp; c (<strong>"),
+        "{page}"
+    );
+
+    // In report.md (Markdown): the text escaped as Markdown, the math as written.
+    let md = report::markdown(&records, None);
+    assert!(
+        md.contains(
+            r"**`T-TEX`** — $\sigma(-x) = 1 - \sigma(x)$ &amp; &lt;b&gt;\_x\_&lt;/b&gt; $\lvert x \rvert < 1$ *(holds"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(r"**`T-PLAIN`** — a\_i &lt; b &amp; c *(holds"),
+        "{md}"
+    );
+
+    // report.json: the plain statement always, the typeset one where there is one.
+    let json = serde_json::to_value(&records).unwrap();
+    assert_eq!(json[0]["statement"], "σ(−x) = 1 − σ(x) & |x| < 1");
+    assert_eq!(
+        json[0]["statement_markdown"],
+        r"$\sigma(-x) = 1 - \sigma(x)$ & <b>_x_</b> $\lvert x \rvert < 1$"
+    );
+    assert!(json[1].get("statement_markdown").is_none());
+}

@@ -192,6 +192,9 @@ pub struct Claim {
     pub location: Text,
     /// The precise statement we verify (corrected where the post is wrong).
     pub statement: Text,
+    /// The statement with its math typeset, for the book ([`Claim::typeset`]); `None` where
+    /// the plain words serve.
+    pub statement_markdown: Option<Text>,
     pub post_verdict: PostVerdict,
     pub decision: Decision,
 }
@@ -211,6 +214,7 @@ impl Claim {
             derivation: derivation.into(),
             location: location.into(),
             statement: statement.into(),
+            statement_markdown: None,
             post_verdict,
             decision,
         }
@@ -266,6 +270,25 @@ impl Claim {
     /// Names where the claim stands (a file, a section), for the report's `where` column.
     pub fn at(mut self, location: impl Into<Text>) -> Self {
         self.location = location.into();
+        self
+    }
+
+    /// The statement with its math as KaTeX between `$` delimiters, for the book; the
+    /// terminal, `report.json`'s `statement` and the catalogue keep the plain text. The text
+    /// outside the math is plain: the book escapes it for where it stands (an HTML
+    /// `<summary>`, a Markdown paragraph), so write no Markdown or HTML markup there. Write
+    /// |x| as `\lvert x \rvert`, as in a label ([`Label::markdown`](super::Label::markdown)).
+    ///
+    /// ```
+    /// use proofs_engine::claims::{Claim, PostVerdict};
+    /// let c = Claim::follows("X", "toy", "eq (1)", "σ(−x) = 1 − σ(x)", PostVerdict::Correct, "EXP")
+    ///     .typeset(r"$\sigma(-x) = 1 - \sigma(x)$");
+    /// assert_eq!(c.statement, "σ(−x) = 1 − σ(x)");
+    /// assert_eq!(c.statement_markdown.as_deref(), Some(r"$\sigma(-x) = 1 - \sigma(x)$"));
+    /// ```
+    #[must_use]
+    pub fn typeset(mut self, markdown: impl Into<Text>) -> Self {
+        self.statement_markdown = Some(markdown.into());
         self
     }
 

@@ -436,13 +436,15 @@ impl Findings {
     }
 
     /// Records a gradient check: the worst parameter's |g − ĝ| as a fraction of its band,
-    /// which must be at most 1, with the parameter and both values in the description.
+    /// which must be at most 1, with the parameter and both values in the description (in
+    /// the Markdown form typeset: [`GradientCheck::markdown`](super::gradcheck::GradientCheck::markdown)).
     pub fn gradient(&mut self, what: impl Into<Label>, check: &super::gradcheck::GradientCheck) {
         let what = what.into();
-        let what = Label {
-            plain: format!("{} ({check})", what.plain),
-            markdown: what.markdown.map(|m| format!("{m} ({check})")),
-        };
+        let typeset = what
+            .markdown
+            .unwrap_or_else(|| crate::report::book::escape(&what.plain));
+        let what = Label::from(format!("{} ({check})", what.plain))
+            .markdown(format!("{typeset} ({})", check.markdown()));
         self.push(
             what,
             Measure::Bound {

@@ -115,6 +115,34 @@ impl GradientCheck {
     }
 }
 
+impl GradientCheck {
+    /// The same as its [`Display`](std::fmt::Display) text, as Markdown with the numbers and
+    /// |difference| typeset for the book (no bare `|`, which would end a table cell).
+    pub fn markdown(&self) -> String {
+        use crate::report::book::num;
+        let ratio = if self.ratio.is_finite() {
+            format!("{:.2}", self.ratio)
+        } else {
+            num(self.ratio, 2)
+        };
+        let mut s = format!(
+            r"worst parameter {} of {}: analytic ${}$, finite difference ${}$, $\lvert \text{{difference}} \rvert = {ratio} \times$ band ${}$",
+            self.worst,
+            self.parameters,
+            num(self.analytic, 9),
+            num(self.numeric, 9),
+            num(self.band, 2)
+        );
+        if let Some(i) = self.first_nonfinite {
+            s += &format!(
+                "; {} non-finite, the first at parameter {i}",
+                self.nonfinite
+            );
+        }
+        s
+    }
+}
+
 impl std::fmt::Display for GradientCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -7,7 +7,9 @@
 //! named by claim ID; the evidence is anchor `evidence`, a figure is `figure-<file stem>`. A
 //! chapter writes `{{#include generated/<derivation>.md:BP-01}}`. Math in evidence is
 //! typeset: numbers and relations as KaTeX (`$…$`), labels in their Markdown form where the
-//! claim gives one ([`crate::claims::Label`]); the terminal table keeps the plain text.
+//! claim gives one ([`crate::claims::Label`]), and the statement heading each claim's evidence
+//! in its typeset form where it has one ([`crate::claims::Claim::typeset`]); the terminal
+//! table keeps the plain text.
 
 use std::fmt::Write as _;
 
@@ -157,13 +159,33 @@ fn details(r: &ClaimRecord) -> String {
          {})</summary>\n\n",
         evidence_id(r.id),
         r.id,
-        html(r.statement),
+        statement(r, html),
         r.result,
         r.seed
     );
     s += &evidence_list(r);
     s += "\n</details>\n";
     s
+}
+
+/// A claim's statement for the book: its typeset form ([`crate::claims::Claim::typeset`]),
+/// the text between the formulas made safe by `safe` (the formulas go to KaTeX as they are),
+/// or else the plain statement made safe.
+pub fn statement(r: &ClaimRecord, safe: fn(&str) -> String) -> String {
+    let Some(m) = r.statement_markdown else {
+        return safe(r.statement);
+    };
+    // Even pieces are text, odd pieces math: the `$` delimiters alternate.
+    m.split('$')
+        .enumerate()
+        .map(|(i, piece)| {
+            if i % 2 == 0 {
+                safe(piece)
+            } else {
+                format!("${piece}$")
+            }
+        })
+        .collect()
 }
 
 /// A claim's evidence as a Markdown list: why it is out of scope or failed, every item,

@@ -19,6 +19,9 @@ pub struct ClaimRecord<'a> {
     pub derivation: &'a str,
     pub location: &'a str,
     pub statement: &'a str,
+    /// The statement with its math typeset ([`Claim::typeset`]), for the book.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement_markdown: Option<&'a str>,
     /// The catalogue's word for the post's statement.
     pub post_verdict: &'a str,
     /// holds, corrected-holds, refuted, supported, not-supported, inconclusive,
@@ -70,6 +73,7 @@ pub fn records<'a>(claims: &[&'a Claim], verdicts: &'a [Verdict]) -> Vec<ClaimRe
             derivation: &c.derivation,
             location: &c.location,
             statement: &c.statement,
+            statement_markdown: c.statement_markdown.as_deref(),
             post_verdict: c.post_verdict.word(),
             result: v.outcome.word(),
             expected: v.expected.map_or("unlisted", |e| e.word()),
@@ -173,7 +177,7 @@ pub fn markdown(records: &[ClaimRecord], derivation: Option<&str>) -> String {
             "\n<a id=\"{}\"></a>**`{}`** — {} *({}; seed {})*\n",
             r.id.to_lowercase(),
             r.id,
-            escape(r.statement),
+            book::statement(r, book::escape),
             r.result,
             r.seed
         );

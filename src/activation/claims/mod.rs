@@ -183,9 +183,26 @@ fn record_contract(
             format!("{x:e}")
         }
     };
+    // A domain in the name, as in "tanh' (|x| ≤ 0.55)" or "sigmoid' (x ≤ 0)", typeset.
+    let typeset = match name.rsplit_once(" (") {
+        Some((base, domain)) if domain.contains('≤') => format!(
+            "{} (${}$)",
+            crate::report::book::escape(base),
+            domain
+                .trim_end_matches(')')
+                .replace("|x|", r"\lvert x \rvert")
+                .replace('≤', r"\le")
+        ),
+        _ => crate::report::book::escape(name),
+    };
+    let label =
+        |what: &str| Label::from(format!("{name}: {what}")).markdown(format!("{typeset}: {what}"));
     if c.max_ulp.is_finite() {
         f.bound(
-            format!("{name}: max ulp error (worst at x = {})", at(r.worst_input)),
+            label(&format!(
+                "max ulp error (worst at x = {})",
+                at(r.worst_input)
+            )),
             r.max_ulp,
             c.max_ulp,
             r.cases,
@@ -194,10 +211,10 @@ fn record_contract(
     }
     if c.max_abs.is_finite() {
         f.bound(
-            format!(
-                "{name}: max absolute error (worst at x = {})",
+            label(&format!(
+                "max absolute error (worst at x = {})",
                 at(r.worst_abs_input)
-            ),
+            )),
             r.max_abs,
             c.max_abs,
             r.cases,
@@ -205,7 +222,9 @@ fn record_contract(
         );
     }
     f.tally(
-        format!("{name}: NaN, ±∞, ±0 and saturated values exact"),
+        Label::from(format!("{name}: NaN, ±∞, ±0 and saturated values exact")).markdown(format!(
+            r"{typeset}: NaN, $\pm\infty$, $\pm 0$ and saturated values exact"
+        )),
         Tally {
             violations: r.special_mismatches,
             cases: r.cases,

@@ -47,6 +47,7 @@ pub(super) fn act_relu() -> Claim {
             piecewise_checks(ctx, 0.0, fun, df, kernel, kernel_df)
         },
     )
+    .typeset(r"$f(x) = \max(0, x)$; $f'(x) = 1$ for $x > 0$, $0$ for $x < 0$; documented $f'(0) := 0$; NaN propagates (spec and f32 kernel)")
 }
 
 /// The checks ACT-RELU and ACT-LRELU share: exact piecewise values, the kink convention,
@@ -69,14 +70,16 @@ fn piecewise_checks(
         .collect();
     property(
         &mut f,
-        "f(x) = x for x ≥ 0, αx for x < 0",
+        Label::from("f(x) = x for x ≥ 0, αx for x < 0")
+            .markdown(r"$f(x) = x$ for $x \ge 0$, $\alpha x$ for $x < 0$"),
         &xs,
         |x| fun(x) == want(x),
         |x| format!("f({x}) = {}", fun(x)),
     );
     property(
         &mut f,
-        "f'(x) = 1 for x > 0, α for x < 0",
+        Label::from("f'(x) = 1 for x > 0, α for x < 0")
+            .markdown(r"$f'(x) = 1$ for $x > 0$, $\alpha$ for $x < 0$"),
         &xs,
         |x| df(x) == want_df(x),
         |x| format!("f'({x}) = {}", df(x)),
@@ -84,21 +87,24 @@ fn piecewise_checks(
     let kinks = [0.0, -0.0];
     property(
         &mut f,
-        "documented kink convention f'(0) := α (ReLU: 0)",
+        Label::from("documented kink convention f'(0) := α (ReLU: 0)")
+            .markdown(r"documented kink convention $f'(0) := \alpha$ (ReLU: $0$)"),
         &kinks,
         |x| df(x) == alpha,
         |x| format!("f'({x}) = {}", df(x)),
     );
     gradient(
         &mut f,
-        "f' against finite differences, |x| ≥ 1e-3",
+        Label::from("f' against finite differences, |x| ≥ 1e-3")
+            .markdown(r"$f'$ against finite differences, $\lvert x \rvert \ge 10^{-3}$"),
         &bulk(ctx, ctx.size(5_000, 100_000), 30.0, true),
         &fun,
         &df,
     );
     property(
         &mut f,
-        "NaN propagates through f and f'",
+        Label::from("NaN propagates through f and f'")
+            .markdown(r"NaN propagates through $f$ and $f'$"),
         &[f64::NAN],
         |x| fun(x).is_nan() && df(x).is_nan(),
         |x| format!("f(NaN) = {}, f'(NaN) = {}", fun(x), df(x)),
@@ -113,14 +119,16 @@ fn piecewise_checks(
     };
     property(
         &mut f,
-        "f32 kernel: f(x) exact (αx rounded once to f32)",
+        Label::from("f32 kernel: f(x) exact (αx rounded once to f32)")
+            .markdown(r"f32 kernel: $f(x)$ exact ($\alpha x$ rounded once to f32)"),
         &xs,
         |x| kernel(x) == want32(x),
         |x| format!("kernel f({x}) = {}", kernel(x)),
     );
     property(
         &mut f,
-        "f32 kernel: f'(x), the kink convention and NaN",
+        Label::from("f32 kernel: f'(x), the kink convention and NaN")
+            .markdown(r"f32 kernel: $f'(x)$, the kink convention and NaN"),
         &[&xs[..], &kinks[..]].concat(),
         |x| kernel_df(x) == f64::from(want_df(x) as f32),
         |x| format!("kernel f'({x}) = {}", kernel_df(x)),
@@ -209,7 +217,7 @@ pub(super) fn act_lrelu() -> Claim {
             let xs = inputs(ctx, ctx.size(20_000, 1_000_000));
             identity(
                 &mut f,
-                "f(x) = max(x, αx) for α = 0.1",
+                Label::from("f(x) = max(x, αx) for α = 0.1").markdown(r"$f(x) = \max(x, \alpha x)$ for $\alpha = 0.1$"),
                 &xs,
                 fun,
                 |x| x.max(ALPHA * x),
@@ -218,6 +226,7 @@ pub(super) fn act_lrelu() -> Claim {
             f
         },
     )
+    .typeset(r"$f(x) = x$ for $x \ge 0$, $\alpha x$ for $x < 0$ ($= \max(x, \alpha x)$ for $0 \le \alpha < 1$); $f' = 1$ for $x > 0$, $\alpha$ for $x < 0$; $f'(0) := \alpha$; tested at $\alpha = 0.1$ on the spec and the f32 kernel")
 }
 
 // ANCHOR_END: act_lrelu

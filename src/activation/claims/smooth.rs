@@ -119,6 +119,7 @@ pub(super) fn act_sigmoid() -> Claim {
             f
         },
     )
+    .typeset(r"$\sigma(x) = 1/(1+e^{-x})$: $\sigma(-x) = 1 - \sigma(x)$, $\sigma(0) = 1/2$, $0 \le \sigma \le 1$ and finite, increasing, equal to the two-branch stable form; the f32 kernel users call stays within its committed bound of the f64 $\sigma$ (2.5 ulp where $\sigma$ is a normal f32, $2^{-126}$ absolute below) and is exact at $\pm 0$, $\pm\infty$ and NaN")
 }
 
 // ANCHOR_END: act_sigmoid
@@ -198,6 +199,7 @@ pub(super) fn act_sigmoid_deriv() -> Claim {
             f
         },
     )
+    .typeset(r"$\sigma'(x) = \sigma(x)(1 - \sigma(x))$; its maximum is $\sigma'(0) = 1/4$; finite for all $x$")
 }
 
 // ANCHOR_END: act_sigmoid_deriv
@@ -277,7 +279,7 @@ pub(super) fn act_tanh() -> Claim {
             );
             identity(
                 &mut f,
-                "implementation = std tanh, |x| ≤ 20",
+                Label::from("implementation = std tanh, |x| ≤ 20").markdown(r"implementation = std tanh, $\lvert x \rvert \le 20$"),
                 &near,
                 t,
                 f64::tanh,
@@ -286,7 +288,7 @@ pub(super) fn act_tanh() -> Claim {
             let xs = inputs(ctx, ctx.size(20_000, 1_000_000));
             identity(
                 &mut f,
-                "odd: tanh(−x) = −tanh(x)",
+                Label::from("odd: tanh(−x) = −tanh(x)").markdown(r"odd: $\tanh(-x) = -\tanh(x)$"),
                 &xs,
                 |x| t(-x),
                 |x| -t(x),
@@ -294,7 +296,7 @@ pub(super) fn act_tanh() -> Claim {
             );
             property(
                 &mut f,
-                "|tanh(x)| ≤ 1 and finite",
+                Label::from("|tanh(x)| ≤ 1 and finite").markdown(r"$\lvert \tanh(x) \rvert \le 1$ and finite"),
                 &xs,
                 |x| t(x).abs() <= 1.0,
                 |x| format!("tanh({x}) = {}", t(x)),
@@ -311,14 +313,14 @@ pub(super) fn act_tanh() -> Claim {
             ];
             property(
                 &mut f,
-                "tanh at ±1e3, ±710, ±MAX, ±∞ is ±1",
+                Label::from("tanh at ±1e3, ±710, ±MAX, ±∞ is ±1").markdown(r"$\tanh$ at $\pm 10^3$, $\pm 710$, $\pm$MAX, $\pm\infty$ is $\pm 1$"),
                 &edges,
                 |x| t(x) == x.signum(),
                 |x| format!("tanh({x}) = {}", t(x)),
             );
             property(
                 &mut f,
-                "NaN ↦ NaN",
+                Label::from("NaN ↦ NaN").markdown(r"NaN $\mapsto$ NaN"),
                 &[f64::NAN],
                 |x| t(x).is_nan(),
                 |x| format!("tanh({x}) = {}", t(x)),
@@ -344,12 +346,13 @@ pub(super) fn act_tanh() -> Claim {
                 });
             }
             f.tally(
-                format!("{KERNEL} tanh: odd bit for bit, tanh(−x) = −tanh(x) on [0, 20]"),
+                Label::from(format!("{KERNEL} tanh: odd bit for bit, tanh(−x) = −tanh(x) on [0, 20]")).markdown(format!(r"{KERNEL} tanh: odd bit for bit, $\tanh(-x) = -\tanh(x)$ on $[0, 20]$")),
                 odd,
             );
             f
         },
     )
+    .typeset(r"$\tanh = \sinh/\cosh = (e^x - e^{-x})/(e^x + e^{-x})$; an implementation must use a stable form: odd, $\lvert \tanh \rvert \le 1$, finite at $\pm 10^3$, $\pm\infty \mapsto \pm 1$, NaN $\mapsto$ NaN; the f32 kernel users call stays within its committed 2.5 ulp of the f64 $\tanh$, is exact at $\pm 0$, $\pm\infty$ and NaN, and is odd bit for bit")
 }
 
 // ANCHOR_END: act_tanh
@@ -380,13 +383,13 @@ pub(super) fn act_tanh_deriv() -> Claim {
             let mut f = Findings::default();
             gradient(
                 &mut f,
-                "tanh' against finite differences of tanh",
+                Label::from("tanh' against finite differences of tanh").markdown(r"$\tanh'$ against finite differences of $\tanh$"),
                 &bulk(ctx, ctx.size(20_000, 500_000), 10.0, false),
                 spec::tanh_stable,
                 d,
             );
             f.bound(
-                "|tanh(0)| + |tanh'(0) − 1|",
+                Label::from("|tanh(0)| + |tanh'(0) − 1|").markdown(r"$\lvert \tanh(0) \rvert + \lvert \tanh'(0) - 1 \rvert$"),
                 spec::tanh_stable(0.0).abs() + (d(0.0) - 1.0).abs(),
                 0.0,
                 1,
@@ -395,6 +398,7 @@ pub(super) fn act_tanh_deriv() -> Claim {
             f
         },
     )
+    .typeset(r"$\tanh'(x) = 1 - \tanh^2(x) = \operatorname{sech}^2(x)$; $\tanh(0) = 0$ and $\tanh'(0) = 1$")
 }
 
 // ANCHOR_END: act_tanh_deriv
@@ -444,6 +448,7 @@ pub(super) fn act_tanh_sigmoid() -> Claim {
             f
         },
     )
+    .typeset(r"$\tanh(x) = 2\sigma(2x) - 1$, equivalently $\sigma(x) = (1 + \tanh(x/2))/2$")
 }
 
 // ANCHOR_END: act_tanh_sigmoid
@@ -473,24 +478,24 @@ pub(super) fn act_softsign() -> Claim {
             };
             let mut f = Findings::default();
             f.bound(
-                "|f(0)| + |f'(0) − 1|",
+                Label::from("|f(0)| + |f'(0) − 1|").markdown(r"$\lvert f(0) \rvert + \lvert f'(0) - 1 \rvert$"),
                 s(0.0).abs() + (spec::softsign_derivative(0.0) - 1.0).abs(),
                 0.0,
                 1,
                 "exact at 0",
             );
             let xs = inputs(ctx, ctx.size(20_000, 1_000_000));
-            identity(&mut f, "odd: f(−x) = −f(x)", &xs, |x| s(-x), |x| -s(x), 0.0);
+            identity(&mut f, Label::from("odd: f(−x) = −f(x)").markdown(r"odd: $f(-x) = -f(x)$"), &xs, |x| s(-x), |x| -s(x), 0.0);
             property(
                 &mut f,
-                "|f(x)| < 1",
+                Label::from("|f(x)| < 1").markdown(r"$\lvert f(x) \rvert < 1$"),
                 &xs,
                 |x| s(x).abs() < 1.0,
                 |x| format!("f({x}) = {}", s(x)),
             );
             gradient(
                 &mut f,
-                "f' against finite differences of f",
+                Label::from("f' against finite differences of f").markdown(r"$f'$ against finite differences of $f$"),
                 &bulk(ctx, ctx.size(20_000, 500_000), 30.0, true),
                 s,
                 spec::softsign_derivative,
@@ -498,6 +503,7 @@ pub(super) fn act_softsign() -> Claim {
             f
         },
     )
+    .typeset(r"$f(x) = x/(1+\lvert x \rvert)$, $f'(x) = 1/(1+\lvert x \rvert)^2$; $f(0) = 0$, $f'(0) = 1$, $f$ odd, $\lvert f \rvert < 1$")
 }
 
 // ANCHOR_END: act_softsign

@@ -15,7 +15,7 @@ use crate::backprop::accuracy::{
     U32, U64, error_bound, fast_inputs, forward_counts, forward_magnitudes, gamma, to_fast,
     to_literal,
 };
-use crate::claims::{Claim, Findings, MaxError, Planted, PostVerdict, Tally};
+use crate::claims::{Claim, Findings, Label, MaxError, Planted, PostVerdict, Tally};
 use derivations::backprop::{
     self as spec, Activation as Act, Gradient, Network as Net, Param, Sample,
 };
@@ -283,19 +283,20 @@ pub(super) fn ext_bp_matrix() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "f64 matrix form vs Σ per-sample loops: max |error| / (2γ_K(u₆₄)·S_θ)",
+                Label::from("f64 matrix form vs Σ per-sample loops: max |error| / (2γ_K(u₆₄)·S_θ)").markdown(r"f64 matrix form vs $\sum$ per-sample loops: $\max \lvert \text{error} \rvert / (2\gamma_K(u_{64})\, S_\theta)$"),
                 &f64_form,
                 1.0,
                 "first-order rounding bound of `error_bound` for both f64 computations",
             );
             f.tally("the f64 matrix form has the parameters' shapes", shapes);
             f.max_error(
-                format!("our f32 network vs Σ per-sample f64 loops: max |error| / ((γ_K(u₃₂) + γ_K(u₆₄))·S_θ), K ≤ {largest_k}"),
+                Label::from(format!("our f32 network vs Σ per-sample f64 loops: max |error| / ((γ_K(u₃₂) + γ_K(u₆₄))·S_θ), K ≤ {largest_k}")).markdown(format!(r"our f32 network vs $\sum$ per-sample f64 loops: $\max \lvert \text{{error}} \rvert / ((\gamma_K(u_{{32}}) + \gamma_K(u_{{64}}))\, S_\theta)$, $K \le {largest_k}$")),
                 &f32_net,
                 1.0,
                 "first-order rounding bound of `error_bound`: f32 network plus f64 reference");
             f
         },
     )
+    .typeset(r"for a batch: $\Delta_i = G_i \odot f'(IN_i)$, $G_{i-1} = \Delta_i W_{i-1}^\top$, $\partial L/\partial W_{i-1} = O_{i-1}^\top \Delta_i$, $\partial L/\partial b_i = \mathbf{1}^\top \Delta_i$ (rows as samples) equal the per-sample loops (13), (14), (16) summed as in (17): in f64 (the catalogue's form) and in our f32 network (columns as samples), within a rounding bound derived from depth, widths, batch size and unit roundoff")
 }
 // ANCHOR_END: ext_bp_matrix

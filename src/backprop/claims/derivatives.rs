@@ -113,6 +113,7 @@ fn bp_03() -> Claim {
             f
         },
     )
+    .typeset(r"for $i \le n-2$, $\partial O_{n,j_n}/\partial W_{i,j,k} = f'(IN_{n,j_n}) \sum_{j_{n-1}} W_{n-1,j_{n-1},j_n}\, \partial O_{n-1,j_{n-1}}/\partial W_{i,j,k}$ (the post prints $b_{n,x}$ for $b_{n,j_n}$); for $i = n-1$ the base case $[j_n = k]\, f'(IN_{n,k})\, O_{n-1,j}$")
 }
 // ANCHOR_END: bp_03
 
@@ -253,7 +254,7 @@ fn bp_04() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "path sum (4) = recurrence (7) then (14)'s first step, every (j_n, i ≤ n−2, j, k)",
+                Label::from("path sum (4) = recurrence (7) then (14)'s first step, every (j_n, i ≤ n−2, j, k)").markdown(r"path sum (4) = recurrence (7) then (14)'s first step, every $(j_n, i \le n-2, j, k)$"),
                 &vs_rec,
                 1e-12,
                 "the same products summed in another order: ≤ 4^4 paths of ≤ 11 factors, a few ε each");
@@ -266,6 +267,7 @@ fn bp_04() -> Claim {
             f
         },
     )
+    .typeset(r"$\partial O_{n,j_n}/\partial W_{i,j,k} = \sum_{\text{paths}} f'(IN_{n,j_n}) \prod_{x=i+2}^{n-1}[W_{x,j_x,j_{x+1}}\, f'(IN_{x,j_x})]\, W_{i+1,k,j_{i+2}}\, f'(IN_{i+1,k})\, O_{i,j}$ (the post prints $W_{n-1,j_{n-1},x}$); path sum = recurrence (7) = finite differences")
 }
 // ANCHOR_END: bp_04
 
@@ -324,6 +326,7 @@ fn bp_05() -> Claim {
             f
         },
     )
+    .typeset(r"$\partial O_{n,j_n}/\partial O_{i+1,j_{i+1}} = \sum_{\text{paths}} f'(IN_{n,j_n}) \prod_{x=i+2}^{n-1}[W_{x,j_x,j_{x+1}}\, f'(IN_{x,j_x})]\, W_{i+1,j_{i+1},j_{i+2}} \cdot 1$")
 }
 // ANCHOR_END: bp_05
 
@@ -402,6 +405,7 @@ fn bp_06() -> Claim {
             f
         },
     )
+    .typeset(r"$\partial O_{n,j_n}/\partial O_{i,j_i} = \sum_{j_{i+1}} \sum_{\text{paths}} f'(IN_{n,j_n}) \prod [W f']\, W_{i+1,j_{i+1},j_{i+2}}\, f'(IN_{i+1,j_{i+1}})\, W_{i,j_i,j_{i+1}}$ (the post prints $f'(IN_{n,k})$ and $W_{i+1,j_{i+1},j_{x+2}}$)")
 }
 // ANCHOR_END: bp_06
 
@@ -532,7 +536,7 @@ fn bp_07() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "recurrence (7) = path sum (6), full Jacobian ∂O_n/∂O_i",
+                Label::from("recurrence (7) = path sum (6), full Jacobian ∂O_n/∂O_i").markdown(r"recurrence (7) = path sum (6), full Jacobian $\partial O_n/\partial O_i$"),
                 &vs_path,
                 1e-12,
                 "the same products in another order, ≤ 4^4 paths",
@@ -547,5 +551,6 @@ fn bp_07() -> Claim {
             f
         },
     )
+    .typeset(r"$\partial O_{n,k}/\partial O_{i,j_i} = \sum_{j_{i+1}} f'(IN_{i+1,j_{i+1}})\, W_{i,j_i,j_{i+1}}\, \partial O_{n,k}/\partial O_{i+1,j_{i+1}}$, base case $[j = k]$; recurrence = path sum (6) = finite differences")
 }
 // ANCHOR_END: bp_07

@@ -9,7 +9,7 @@ use nalgebra::DMatrix;
 use rand::Rng;
 
 use super::training::{ROOM, random_batch};
-use crate::claims::{Claim, Findings, MaxError, Planted, PostVerdict, Tally};
+use crate::claims::{Claim, Findings, Label, MaxError, Planted, PostVerdict, Tally};
 use crate::report::figure::{LinePlot, Series};
 use derivations::activation::sigmoid_stable;
 use derivations::backprop::{self as spec, Activation as Act, Network as Net};
@@ -211,7 +211,7 @@ fn ext_bp_cost() -> Claim {
                 bp_calls,
             );
             f.max_error(
-                "BP products / (4 × number of parameters)",
+                Label::from("BP products / (4 × number of parameters)").markdown(r"BP products / ($4 \times$ number of parameters)"),
                 &linear,
                 1.0,
                 "2J_{i−1}J_i + 2J_iJ_{i+1} per weight matrix and J_i per bias layer: at most 4 per parameter");
@@ -237,6 +237,7 @@ fn ext_bp_cost() -> Claim {
             f
         },
     )
+    .typeset(r"eq (4) costs $\prod_{x=i+2}^{n-1} J_x$ paths of $2(n-i)-1$ products per $(j_n, i, j, k)$, exponential in depth; BP (eq (15)) costs $1 + 2J_n + \sum_{i=2}^{n}(2J_{i-1}J_i + J_i) + \sum_{i=2}^{n-1} 2J_iJ_{i+1} \le 4 \cdot (\text{number of parameters})$ per sample for all gradients")
 }
 // ANCHOR_END: ext_bp_cost
 
@@ -347,7 +348,7 @@ fn ext_sigmoid_vanish() -> Claim {
             let why = "per layer ‖W(f'⊙g)‖ ≤ ‖W‖₂·max|f'|·‖g‖; the f64 recurrence and the SVD \
                        round to ~1e-14 relative, so 1 + 1e-12 leaves 100× room";
             f.max_error(
-                "sigmoid: max ‖g_i‖ / ((1/4)^{n−i}·Π‖W_x‖₂·‖g_n‖)",
+                Label::from("sigmoid: max ‖g_i‖ / ((1/4)^{n−i}·Π‖W_x‖₂·‖g_n‖)").markdown(r"sigmoid: $\max \lVert g_i \rVert / ((1/4)^{n-i} \prod \lVert W_x \rVert_2\, \lVert g_n \rVert)$"),
                 &sig,
                 1.0 + 1e-12,
                 why,
@@ -359,7 +360,7 @@ fn ext_sigmoid_vanish() -> Claim {
                 why,
             );
             f.max_error(
-                "tanh, factor 1: max ‖g_i‖ / (Π‖W_x‖₂·‖g_n‖)",
+                Label::from("tanh, factor 1: max ‖g_i‖ / (Π‖W_x‖₂·‖g_n‖)").markdown(r"tanh, factor 1: $\max \lVert g_i \rVert / (\prod \lVert W_x \rVert_2\, \lVert g_n \rVert)$"),
                 &tanh,
                 1.0 + 1e-12,
                 why,
@@ -367,5 +368,6 @@ fn ext_sigmoid_vanish() -> Claim {
             f
         },
     )
+    .typeset(r"since $\lvert \sigma' \rvert \le 1/4$, $\lVert g_i \rVert_2 \le (1/4)^{n-i} \prod_{x=i}^{n-1} \lVert W_x \rVert_2\, \lVert g_n \rVert_2$ in a sigmoid network (spectral norms; the Frobenius norm gives a looser valid bound); for $\tanh$ the factor is 1")
 }
 // ANCHOR_END: ext_sigmoid_vanish

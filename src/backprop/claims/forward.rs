@@ -9,7 +9,9 @@ use nalgebra::{DMatrix, DVector};
 use rand::Rng;
 
 use super::fixtures::{random_network, sample};
-use crate::claims::{Claim, Ctx, Findings, MaxError, Planted, PostVerdict, Tally, identity_error};
+use crate::claims::{
+    Claim, Ctx, Findings, Label, MaxError, Planted, PostVerdict, Tally, identity_error,
+};
 use derivations::backprop::{self as spec, Network, Param};
 
 const ROOM: &str = "backprop";
@@ -128,7 +130,8 @@ fn forward_check(bug: Option<ForwardBug>, ctx: &Ctx) -> Findings {
     }
     let mut f = Findings::default();
     f.max_error(
-        "literal eqs (1)–(2) = matrix form f(Wᵀ·O + b), every unit",
+        Label::from("literal eqs (1)–(2) = matrix form f(Wᵀ·O + b), every unit")
+            .markdown(r"literal eqs (1)–(2) = matrix form $f(W^\top O + b)$, every unit"),
         &e,
         FORWARD_TOL,
         FORWARD_WHY,
@@ -158,6 +161,7 @@ fn bp_01() -> Claim {
         ],
         forward_check,
     )
+    .typeset(r"$O_{i,j_i} = f(\sum_j W_{i-1,j,j_i}\, O_{i-1,j} + b_{i,j_i})$ for $i \ge 2$, $O_{1,j} = x_j$; the scalar triple loop equals the matrix form $O_i = f(W_{i-1}^\top O_{i-1} + b_i)$")
 }
 // ANCHOR_END: bp_01
 
@@ -176,6 +180,7 @@ fn bp_02() -> Claim {
         )],
         forward_check,
     )
+    .typeset(r"$IN_{i,j_i} = \sum_{j_{i-1}} W_{i-1,j_{i-1},j_i}\, O_{i-1,j_{i-1}} + b_{i,j_i}$ (the post prints $O_{i-1,j-1}$); $O_{i,j} = f(IN_{i,j})$")
 }
 
 // ---------------------------------------------------------------- BP-DEP
@@ -267,13 +272,14 @@ fn bp_dep() -> Claim {
             }
             let mut f = Findings::default();
             f.tally(
-                "layers ≤ i and units k' ≠ k of layer i+1 bit-identical",
+                Label::from("layers ≤ i and units k' ≠ k of layer i+1 bit-identical").markdown(r"layers $\le i$ and units $k' \ne k$ of layer $i+1$ bit-identical"),
                 untouched,
             );
-            f.tally("unit k of layer i+1 changes", moved);
-            f.tally("every unit of layers i+2..n changes", later);
+            f.tally(Label::from("unit k of layer i+1 changes").markdown(r"unit $k$ of layer $i+1$ changes"), moved);
+            f.tally(Label::from("every unit of layers i+2..n changes").markdown(r"every unit of layers $i+2, \dots, n$ changes"), later);
             f
         },
     )
+    .typeset(r"$W_{i,j,k}$ reaches unit $k$ of layer $i+1$ and every unit of layers $i+2, \dots, n$, and no other unit: perturbing it leaves layers $\le i$ and units $k' \ne k$ of layer $i+1$ bit-identical")
 }
 // ANCHOR_END: bp_dep

@@ -155,7 +155,7 @@ fn bp_13() -> Claim {
                 gradcheck::WHY_SCALED,
             );
             f.max_error(
-                "δ_i = f'(IN_i)⊙g_i against finite differences of ℓ in IN_i",
+                Label::from("δ_i = f'(IN_i)⊙g_i against finite differences of ℓ in IN_i").markdown(r"$\delta_i = f'(IN_i) \odot g_i$ against finite differences of $\ell$ in $IN_i$"),
                 &delta_err,
                 1.0,
                 gradcheck::WHY_SCALED,
@@ -163,6 +163,7 @@ fn bp_13() -> Claim {
             f
         },
     )
+    .typeset(r"$g_{i,j_i} = \sum_{j_{i+1}} f'(IN_{i+1,j_{i+1}})\, W_{i,j_i,j_{i+1}}\, g_{i+1,j_{i+1}}$ ($1 \le i \le n-1$), $g = \partial \ell/\partial O$; equals finite differences of $\ell$ in $O_i$, and $\delta_i = f'(IN_i) \odot g_i$ those of $\ell$ in $IN_i$")
 }
 // ANCHOR_END: bp_13
 
@@ -308,6 +309,7 @@ fn bp_14() -> Claim {
             f
         },
     )
+    .typeset(r"$\partial \ell/\partial W_{i-1,j_{i-1},j_i} = g_{i,j_i}\, f'(IN_{i,j_i})\, O_{i-1,j_{i-1}}$ (the post prints $O_{i-1,j_{i-1},j_i}$); equals finite differences of $\ell$ (the batched matrix form is EXT-BP-MATRIX)")
 }
 // ANCHOR_END: bp_14
 
@@ -361,7 +363,7 @@ fn bp_15() -> Claim {
             }
             f.tally("one gradient entry per parameter", count);
             f.tally(
-                "after one step (α = 0.1) every parameter with |FD gradient| > 1e-6 moved",
+                Label::from("after one step (α = 0.1) every parameter with |FD gradient| > 1e-6 moved").markdown(r"after one step ($\alpha = 0.1$) every parameter with $\lvert \text{FD gradient} \rvert > 10^{-6}$ moved"),
                 moved,
             );
             if bug.is_none() {
@@ -370,6 +372,7 @@ fn bp_15() -> Claim {
             f
         },
     )
+    .typeset(r"(13) runs for $i = 2, \dots, n-1$ but (14) and (16) must run for $i = 2, \dots, n$: every parameter, $W_{n-1}$ and $b_n$ included, gets its gradient; one entry per parameter; one SGD step moves every parameter whose gradient is non-zero")
 }
 // ANCHOR_END: bp_15
 
@@ -518,20 +521,20 @@ fn bias_16() -> Claim {
                 }
             }
             f.max_error(
-                "IN with the constant-1 unit = IN with the bias (eq (2))",
+                Label::from("IN with the constant-1 unit = IN with the bias (eq (2))").markdown(r"$IN$ with the constant-1 unit = $IN$ with the bias (eq (2))"),
                 &same_in,
                 0.0,
                 "the same sum in the same order, plus b·1 exactly",
             );
             f.max_error(
-                "∂ℓ/∂b_i = gradient of the constant unit's weights",
+                Label::from("∂ℓ/∂b_i = gradient of the constant unit's weights").markdown(r"$\partial \ell/\partial b_i$ = gradient of the constant unit's weights"),
                 &same_grad,
                 IDENTITY_TOL,
                 "the same product, times 1",
             );
             f.max_error(
-                "our f32 network's bias gradients (δ summed over the batch) vs Σ_m (16) in \
-                 f64: max |error| / ((γ_K(u₃₂) + γ_K(u₆₄))·S_θ)",
+                Label::from("our f32 network's bias gradients (δ summed over the batch) vs Σ_m (16) in \
+                 f64: max |error| / ((γ_K(u₃₂) + γ_K(u₆₄))·S_θ)").markdown(r"our f32 network's bias gradients ($\delta$ summed over the batch) vs $\sum_m$ (16) in f64: $\max \lvert \text{error} \rvert / ((\gamma_K(u_{32}) + \gamma_K(u_{64}))\, S_\theta)$"),
                 &fast_bias_gradients(ctx, slip),
                 1.0,
                 "the first-order rounding bound of EXT-BP-MATRIX, per bias: γ_K·S_θ with K \
@@ -540,6 +543,7 @@ fn bias_16() -> Claim {
             f
         },
     )
+    .typeset(r"$\partial \ell/\partial b_{i,j_i} = g_{i,j_i}\, f'(IN_{i,j_i})$; the bias is the weight of an extra unit fixed at 1: the augmented network gives identical $IN$ and its extra weight row the bias gradient; our f32 network's bias gradients equal $\sum_m$ (16) within a derived rounding bound")
 }
 // ANCHOR_END: bias_16
 
@@ -609,7 +613,7 @@ fn bp_ex() -> Claim {
                 .fold(0.0, f64::max);
             let mut f = Findings::default();
             f.bound(
-                "f, f(1−f), ∂f/∂w, ∂f/∂x against the figure's values",
+                Label::from("f, f(1−f), ∂f/∂w, ∂f/∂x against the figure's values").markdown(r"$f$, $f(1-f)$, $\partial f/\partial w$, $\partial f/\partial x$ against the figure's values"),
                 worst,
                 1e-6,
                 7,
@@ -629,7 +633,7 @@ fn bp_ex() -> Claim {
                 e.record(band_ratio(analytic, vector_fd(neuron, &point, slot)), 0.0);
             }
             f.max_error(
-                "∂f/∂w and ∂f/∂x against finite differences",
+                Label::from("∂f/∂w and ∂f/∂x against finite differences").markdown(r"$\partial f/\partial w$ and $\partial f/\partial x$ against finite differences"),
                 &e,
                 1.0,
                 gradcheck::WHY,
@@ -637,5 +641,6 @@ fn bp_ex() -> Claim {
             f
         },
     )
+    .typeset(r"$f = \sigma(w_0 x_0 + w_1 x_1 + w_2)$ with $w = (2, -3, -3)$, $x = (-1, -2)$: $f = 0.7310586$, $f(1-f) = 0.1966119$, $\partial f/\partial w = (-0.1966119, -0.3932239, 0.1966119)$, $\partial f/\partial x = (0.3932239, -0.5898358)$")
 }
 // ANCHOR_END: bp_ex

@@ -66,7 +66,7 @@ fn loss_08() -> Claim {
             };
             let mut f = Findings::default();
             f.bound(
-                "ℓ(y = 0.7, ŷ = 0.2) − 0.25",
+                Label::from("ℓ(y = 0.7, ŷ = 0.2) − 0.25").markdown(r"$\ell(y = 0.7, \hat y = 0.2) - 0.25$"),
                 (loss(0.7, 0.2) - 0.25).abs(),
                 1e-15,
                 1,
@@ -91,7 +91,7 @@ fn loss_08() -> Claim {
                 e.record(identity_error(loss(y, y_hat), direct), y);
             }
             f.max_error(
-                "ℓ of a network = (y − Σ_j W_{n,j}O_{n,j} − b_out)², ŷ summed independently",
+                Label::from("ℓ of a network = (y − Σ_j W_{n,j}O_{n,j} − b_out)², ŷ summed independently").markdown(r"$\ell$ of a network $= (y - \sum_j W_{n,j} O_{n,j} - b_{\text{out}})^2$, $\hat y$ summed independently"),
                 &e,
                 IDENTITY_TOL,
                 "|W_n|, |b_out|, |O_n| ≤ 1 and J_n ≤ 5: ŷ (≤ 6 terms) in two summation orders \
@@ -101,6 +101,7 @@ fn loss_08() -> Claim {
             f
         },
     )
+    .typeset(r"$\ell = (y - \hat y)^2$ with $\hat y = \sum_j W_{n,j}\, O_{n,j} + b_{\text{out}}$: the loss unit is layer $n+1$, fed from layer $n$ (the post calls it neuron $k$ of layer $n$)")
 }
 // ANCHOR_END: loss_08
 
@@ -154,13 +155,13 @@ fn loss_09() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "ℓ = IN_ℓ²",
+                Label::from("ℓ = IN_ℓ²").markdown(r"$\ell = IN_\ell^2$"),
                 &square,
                 IDENTITY_TOL,
                 "one subtraction and one square",
             );
             f.max_error(
-                "(10) at IN_ℓ = ∂ℓ/∂ŷ (finite differences)",
+                Label::from("(10) at IN_ℓ = ∂ℓ/∂ŷ (finite differences)").markdown(r"(10) at $IN_\ell$ = $\partial \ell/\partial \hat y$ (finite differences)"),
                 &grad,
                 1.0,
                 gradcheck::WHY,
@@ -168,6 +169,7 @@ fn loss_09() -> Claim {
             f
         },
     )
+    .typeset(r"the loss unit's input must be the residual $IN_\ell := \hat y - y$ (activation $u \mapsto u^2$), so that $\ell = IN_\ell^2$ and (10) is $\partial \ell/\partial \hat y$; the post's $V_{IN_\ell} = V(O_{n,k})$ makes it $\ell$ (or $\hat y$)")
 }
 // ANCHOR_END: loss_09
 
@@ -233,10 +235,11 @@ fn loss_10() -> Claim {
                 1.0,
                 gradcheck::WHY,
             );
-            f.tally("ŷ ← ŷ − 0.1·ℓ'(ŷ) lowers ℓ (|y|, |ŷ| ≤ 3)", descent);
+            f.tally(Label::from("ŷ ← ŷ − 0.1·ℓ'(ŷ) lowers ℓ (|y|, |ŷ| ≤ 3)").markdown(r"$\hat y \leftarrow \hat y - 0.1\, \ell'(\hat y)$ lowers $\ell$ ($\lvert y \rvert, \lvert \hat y \rvert \le 3$)"), descent);
             f
         },
     )
+    .typeset(r"$\partial \ell/\partial \hat y = 2(\hat y - y) = -2(y - \hat y)$, i.e. $\ell'(IN_\ell) = 2\, IN_\ell$ only with $IN_\ell := \hat y - y$; a step $\hat y \leftarrow \hat y - 0.1\, \ell'$ strictly lowers $\ell$ whenever $\hat y \ne y$")
 }
 // ANCHOR_END: loss_10
 
@@ -304,6 +307,7 @@ fn out_11() -> Claim {
             f
         },
     )
+    .typeset(r"$\partial \ell/\partial W_{n,j_n} = \ell'(IN_\ell)\, O_{n,j_n}$ for every $j_n$, and $\partial \ell/\partial b_{\text{out}} = \ell'(IN_\ell)$ (linear output unit)")
 }
 // ANCHOR_END: out_11
 
@@ -366,5 +370,6 @@ fn out_12() -> Claim {
             f
         },
     )
+    .typeset(r"$g_{n,j_n} = \partial \ell/\partial O_{n,j_n} = \ell'(IN_\ell)\, W_{n,j_n}$")
 }
 // ANCHOR_END: out_12

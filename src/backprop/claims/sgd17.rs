@@ -10,7 +10,7 @@ use rand::seq::SliceRandom;
 use super::{ROOM, fd_gap, net_error, random_batch, random_net};
 use crate::backprop::{Dense, Network};
 use crate::claims::gradcheck;
-use crate::claims::{Claim, Ctx, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict};
+use crate::claims::{Claim, Ctx, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict};
 use derivations::backprop::{self as spec, Gradient, Network as Net, Sample};
 
 #[derive(Clone, Copy)]
@@ -273,7 +273,7 @@ pub(super) fn sgd_17() -> Claim {
             let why = "M ≤ 12 gradients of O(1) summed in f64 in another order, one update \
                        rounding: a few ε per parameter (conventions appendix, Tolerances: 1e-12 relative)";
             f.max_error(
-                "(a) two steps: (θ − θ')/α against finite differences of Σ_m ℓ^{(m)} at θ",
+                Label::from("(a) two steps: (θ − θ')/α against finite differences of Σ_m ℓ^{(m)} at θ").markdown(r"(a) two steps: $(\theta - \theta')/\alpha$ against finite differences of $\sum_m \ell^{(m)}$ at $\theta$"),
                 &a,
                 1.0,
                 format!(
@@ -283,16 +283,16 @@ pub(super) fn sgd_17() -> Claim {
             );
             f.max_error("(b) permuted batch: same update", &b, IDENTITY_TOL, why);
             f.max_error(
-                "(c) update(α, sum) = update(M·α, mean)",
+                Label::from("(c) update(α, sum) = update(M·α, mean)").markdown(r"(c) $\text{update}(\alpha, \text{sum}) = \text{update}(M\alpha, \text{mean})$"),
                 &c,
                 IDENTITY_TOL,
                 why,
             );
             // (θ − θ')/α loses the bits of θ the step did not change: ε·|θ|/α ≈ 2e-15·|θ|.
-            f.max_error("(d) Δ(A∪B)/α = Δ(A)/α + Δ(B)/α", &d, IDENTITY_TOL, why);
+            f.max_error(Label::from("(d) Δ(A∪B)/α = Δ(A)/α + Δ(B)/α").markdown(r"(d) $\Delta(A \cup B)/\alpha = \Delta(A)/\alpha + \Delta(B)/\alpha$"), &d, IDENTITY_TOL, why);
             f.max_error(
-                "(e) our f32 network's train_step vs eq (17) in f64, every parameter: \
-                 max |error| / bound_θ",
+                Label::from("(e) our f32 network's train_step vs eq (17) in f64, every parameter: \
+                 max |error| / bound_θ").markdown(r"(e) our f32 network's `train_step` vs eq (17) in f64, every parameter: $\max \lvert \text{error} \rvert / \text{bound}_\theta$"),
                 &fast_step(ctx, bug),
                 1.0,
                 "bound_θ = α·tol_θ + (u₃₂ + 2u₆₄)·(|θ| + α·(|G_θ| + tol_θ)): the gradient within \
@@ -302,5 +302,6 @@ pub(super) fn sgd_17() -> Claim {
             f
         },
     )
+    .typeset(r"$W \leftarrow W - \alpha \sum_{m=1}^{M} \partial \ell^{(m)}/\partial W$ (biases alike), every per-sample gradient at the same pre-update weights: (a) the update is $\theta - \alpha \sum$ of per-sample gradients (finite differences of the batch loss at $\theta$), step after step; (b) permuting the batch leaves it unchanged; (c) $\text{update}(\alpha, \text{sum}) = \text{update}(M\alpha, \text{mean})$; (d) $\Delta(A \cup B) = \Delta(A) + \Delta(B)$ at the same $W$; (e) our f32 network's step equals (17) in f64 within a derived rounding bound")
 }
 // ANCHOR_END: sgd_17

@@ -21,7 +21,9 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::ROOM;
-use crate::claims::{Claim, Control, Ctx, Design, Findings, MaxError, PostVerdict, Tally, Trial};
+use crate::claims::{
+    Claim, Control, Ctx, Design, Findings, Label, MaxError, PostVerdict, Tally, Trial,
+};
 
 /// The number of samples of the finite sum, half with ξ = +s and half with ξ = −s.
 const ESCAPE_SAMPLES: usize = 64;
@@ -145,7 +147,9 @@ fn replicate(arm: Option<Arm>, ctx: &Ctx) -> Trial {
     let mut stationary = MaxError::default();
     stationary.record(f_prime(w_gd).abs(), w_gd);
     f.max_error(
-        "trained: full-batch GD ends at a stationary point, |F'(w)| ≤ 1e-9",
+        Label::from("trained: full-batch GD ends at a stationary point, |F'(w)| ≤ 1e-9").markdown(
+            r"trained: full-batch GD ends at a stationary point, $\lvert F'(w) \rvert \le 10^{-9}$",
+        ),
         &stationary,
         1e-9,
         "3000 steps contracting by 0.65 each reach rounding level, ~1e-15",
@@ -171,6 +175,7 @@ pub(super) fn exp_sgd_escape() -> Claim {
         )],
         replicate,
     )
+    .typeset(r"$F(w) = (w^2 - 1)^2 + 0.3w$ with $\pm s$ noise over 64 samples, each step's batch drawn without replacement and independently of the others; per replicate one GD run and 30 runs of each SGD setting: GD from $w_0 = 1.2$ does not reach the global basin, SGD ($s = 6$, $M = 4$) from $w_0 = 1.2$ reaches it in $\ge 70\,\%$ of its runs, and SGD ($s = 15$, $M = 2$) started at the global minimum leaves it in $\ge 10\,\%$")
 }
 // ANCHOR_END: exp_sgd_escape
 

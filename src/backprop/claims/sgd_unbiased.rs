@@ -10,7 +10,7 @@
 use rand::Rng;
 
 use super::super::training::{ROOM, random_batch, random_net, sample_batch, standard_normal};
-use crate::claims::{Claim, Findings, MaxError, Planted, PostVerdict, Power};
+use crate::claims::{Claim, Findings, Label, MaxError, Planted, PostVerdict, Power};
 use crate::stats::{
     ALPHA, Moments, TestOutcome, binomial, z_critical, z_test_mean, z_test_variance,
 };
@@ -179,13 +179,13 @@ pub(super) fn ext_sgd_unbiased() -> Claim {
             }
             let why = "sums of ≤ 56 f64 terms: a few dozen ε of the terms' scale (conventions appendix, Tolerances)";
             f.max_error(
-                "E_B[batch mean] = full mean (all C(8,3) batches)",
+                Label::from("E_B[batch mean] = full mean (all C(8,3) batches)").markdown(r"$\mathbb{E}_B[\text{batch mean}]$ = full mean (all $\binom{8}{3}$ batches)"),
                 &mean,
                 1e-12,
                 why,
             );
-            f.max_error("Cov_B = (N−M)/(M(N−1))·Σ_g (every entry)", &cov, 1e-12, why);
-            f.max_error("E_B[batch sum] = (M/N)·Σ_n g_n", &sum, 1e-12, why);
+            f.max_error(Label::from("Cov_B = (N−M)/(M(N−1))·Σ_g (every entry)").markdown(r"$\mathrm{Cov}_B = (N-M)/(M(N-1))\, \Sigma_g$ (every entry)"), &cov, 1e-12, why);
+            f.max_error(Label::from("E_B[batch sum] = (M/N)·Σ_n g_n").markdown(r"$\mathbb{E}_B[\text{batch sum}] = (M/N) \sum_n g_n$"), &sum, 1e-12, why);
 
             // 2. The sampler on its output: batch means of one projection a_i = u·g_i.
             let g = first.expect("at least one problem");
@@ -304,14 +304,14 @@ pub(super) fn ext_sgd_unbiased() -> Claim {
                 ..worst
             };
             f.test(
-                "each sample is in a batch with probability M/N = 3/8",
+                Label::from("each sample is in a batch with probability M/N = 3/8").markdown(r"each sample is in a batch with probability $M/N = 3/8$"),
                 bonferroni,
                 alpha,
                 power(0),
             );
             // (ii) The batch mean is unbiased: z-test with its exact variance.
             f.test(
-                "E[batch mean of u·g] = full mean (exact variance from the enumeration)",
+                Label::from("E[batch mean of u·g] = full mean (exact variance from the enumeration)").markdown(r"$\mathbb{E}[\text{batch mean of } u \cdot g]$ = full mean (exact variance from the enumeration)"),
                 z_test_mean(&moments, mu, var0).expect("positive variance"),
                 alpha,
                 power(1),
@@ -320,7 +320,7 @@ pub(super) fn ext_sgd_unbiased() -> Claim {
             // replacement: the z-test with the exact fourth moment. Its power against each
             // variant is Φ((|Δ| − z·SE₀)/SE₁), the SEs from the exact moments at K.
             f.test(
-                "Var[batch mean of u·g] = (N−M)/(M(N−1))·σ² (exact μ₄ from the enumeration)",
+                Label::from("Var[batch mean of u·g] = (N−M)/(M(N−1))·σ² (exact μ₄ from the enumeration)").markdown(r"$\mathrm{Var}[\text{batch mean of } u \cdot g] = (N-M)/(M(N-1))\, \sigma^2$ (exact $\mu_4$ from the enumeration)"),
                 z_test_variance(&moments, var0, mu4_0).expect("valid moments"),
                 alpha,
                 power(2),
@@ -328,5 +328,6 @@ pub(super) fn ext_sgd_unbiased() -> Claim {
             f
         },
     )
+    .typeset(r"for batches of $M$ drawn uniformly without replacement from $N$: $\mathbb{E}[(1/M)\sum_{m \in B} \nabla\ell_m] = (1/N)\sum_n \nabla\ell_n$, with covariance $(N-M)/(M(N-1))\, \Sigma_g$, and $\mathbb{E}[\sum_{m \in B} \nabla\ell_m] = (M/N)\sum_n \nabla\ell_n$; our sampler's batches follow that law ($N = 8$, $M = 3$)")
 }
 // ANCHOR_END: ext_sgd_unbiased

@@ -12,7 +12,7 @@ use rand::Rng;
 use super::{ROOM, standard_normal};
 use crate::activation::Activation;
 use crate::backprop::{Dense, Network};
-use crate::claims::{Claim, Control, Ctx, Design, Findings, Tally, Trial};
+use crate::claims::{Claim, Control, Ctx, Design, Findings, Label, Tally, Trial};
 use crate::report::figure::{LinePlot, Series};
 
 const DEPTH: usize = 10;
@@ -110,21 +110,19 @@ fn replicate(arm: Option<Arm>, ctx: &Ctx) -> Trial {
             });
         }
     }
+    let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.4}")).collect();
+    let (shown, over, tanh_over, q) = (shown.join(", "), total(&sigmoid), total(&tanh), sigmoid.q);
     f.tally(
-        format!(
+        Label::from(format!(
             "every layer's δ has a finite, positive mean square (this replicate: per-layer \
-             ratios {}; layer 1 sees q = 1 from the unit-variance input, predicted \
-             E[σ'(z)²] = 0.0448; settled q ≈ 0.265 predicts 0.0557; over 10 layers {:.2e}, \
-             tanh {:.3}; settled q = {:.4})",
-            ratios
-                .iter()
-                .map(|r| format!("{r:.4}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            total(&sigmoid),
-            total(&tanh),
-            sigmoid.q
-        ),
+             ratios {shown}; layer 1 sees q = 1 from the unit-variance input, predicted \
+             E[σ'(z)²] = 0.0448; settled q ≈ 0.265 predicts 0.0557; over 10 layers {over:.2e}, \
+             tanh {tanh_over:.3}; settled q = {q:.4})"
+        ))
+        .markdown(format!(
+            r"every layer's $\delta$ has a finite, positive mean square (this replicate: per-layer ratios {shown}; layer 1 sees $q = 1$ from the unit-variance input, predicted $\mathbb{{E}}[\sigma'(z)^2] = 0.0448$; settled $q \approx 0.265$ predicts $0.0557$; over 10 layers ${}$, $\tanh$ ${tanh_over:.3}$; settled $q = {q:.4}$)",
+            crate::report::book::num(over, 2)
+        )),
         alive,
     );
     let curve = |p: &Profile| {
@@ -173,6 +171,7 @@ pub(super) fn exp_sigmoid_vanish() -> Claim {
         )],
         replicate,
     )
+    .typeset(r"10 sigmoid layers of width 256 with Xavier-uniform weights, fresh weights, inputs and probe per replicate: the backward mean square shrinks per layer by a ratio in $[0.04, 0.07]$ at every layer (predicted $J\, \mathrm{Var}(W)\, \mathbb{E}[\sigma'(IN)^2] \approx 0.0557 \approx 1/18$ once $q$ has settled, $0.0448$ at the first layer; about $3 \times 10^{-13}$ over 10 layers, against about $0.071$ for $\tanh$)")
 }
 // ANCHOR_END: exp_sigmoid_vanish
 

@@ -6,7 +6,7 @@ use rand::Rng;
 use super::super::training::ROOM;
 use crate::claims::gradcheck::{self, band_ratio_at, central_difference};
 use crate::claims::{
-    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+    Claim, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, Tally, identity_error,
 };
 
 #[derive(Clone, Copy)]
@@ -121,24 +121,25 @@ pub(super) fn ext_softmax_ce() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "∂ℓ/∂z = softmax − onehot against central differences",
+                Label::from("∂ℓ/∂z = softmax − onehot against central differences").markdown(r"$\partial \ell/\partial z = \mathrm{softmax} - \mathrm{onehot}$ against central differences"),
                 &fd,
                 1.0,
                 gradcheck::WHY_SCALED,
             );
             f.max_error(
-                "softmax(z + c) = softmax(z) and ℓ(z + c) = ℓ(z), |c| ≤ 100",
+                Label::from("softmax(z + c) = softmax(z) and ℓ(z + c) = ℓ(z), |c| ≤ 100").markdown(r"$\mathrm{softmax}(z + c) = \mathrm{softmax}(z)$ and $\ell(z + c) = \ell(z)$, $\lvert c \rvert \le 100$"),
                 &shift,
                 IDENTITY_TOL,
                 "rounding z + c perturbs each logit by ≤ 2.4e-14 absolute (|z + c| ≤ 110)",
             );
             // Σp is a sum of ≤ 10 terms in [0, 1] with one rounding each: ≤ 10ε ≈ 2.2e-15.
             f.tally(
-                "finite ℓ ≥ 0 and gradient at |z| ≤ 1000; |Σp − 1|, |Σ∂ℓ/∂z| ≤ 1e-14",
+                Label::from("finite ℓ ≥ 0 and gradient at |z| ≤ 1000; |Σp − 1|, |Σ∂ℓ/∂z| ≤ 1e-14").markdown(r"finite $\ell \ge 0$ and gradient at $\lvert z \rvert \le 1000$; $\lvert \sum p - 1 \rvert, \lvert \sum \partial \ell/\partial z \rvert \le 10^{-14}$"),
                 stable,
             );
             f
         },
     )
+    .typeset(r"for $\ell = -\log \mathrm{softmax}(z)_y$: $\partial \ell/\partial z = \mathrm{softmax}(z) - \mathrm{onehot}(y)$; $\mathrm{softmax}(z + c) = \mathrm{softmax}(z)$; evaluated with the max subtracted, $\ell$ and its gradient stay finite at $\lvert z \rvert = 1000$")
 }
 // ANCHOR_END: ext_softmax_ce

@@ -6,7 +6,7 @@ use rand::Rng;
 
 use super::ROOM;
 use crate::claims::{
-    Claim, Findings, IDENTITY_TOL, MaxError, Planted, PostVerdict, Tally, identity_error,
+    Claim, Findings, IDENTITY_TOL, Label, MaxError, Planted, PostVerdict, Tally, identity_error,
 };
 
 /// Least squares L(w) = ‖Xw − y‖², X of N × d: TRAIN-LOOP's test problem. Its Hessian is
@@ -170,14 +170,14 @@ pub(super) fn train_loop() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "|loss seen − loss of the parameters seen| (forward after every update)",
+                Label::from("|loss seen − loss of the parameters seen| (forward after every update)").markdown(r"$\lvert \text{loss seen} - \text{loss of the parameters seen} \rvert$ (forward after every update)"),
                 &fresh,
                 IDENTITY_TOL,
                 "the same sum of squares evaluated twice: equal up to a few roundings",
             );
             f.tally("stopping rule judged on the current parameters", stop);
             f.max_error(
-                "descent lemma: (L(w_{t+1}) − L(w_t) + α(1 − αλ/2)‖∇‖²) / (1e-12·max(1, L))",
+                Label::from("descent lemma: (L(w_{t+1}) − L(w_t) + α(1 − αλ/2)‖∇‖²) / (1e-12·max(1, L))").markdown(r"descent lemma: $(L(w_{t+1}) - L(w_t) + \alpha(1 - \alpha\lambda/2) \lVert \nabla \rVert^2) / (10^{-12} \max(1, L))$"),
                 &descent,
                 1.0,
                 "α ∈ (0.05, 0.95)·2/λ_max: the exact quadratic expansion gives L(w_{t+1}) ≤ L(w_t) \
@@ -186,5 +186,6 @@ pub(super) fn train_loop() -> Claim {
             f
         },
     )
+    .typeset(r"the loop re-runs the forward pass after every update and judges the stopping rule on the current parameters; on least squares with $\alpha < 2/\lambda$ ($\lambda = \lambda_{\max}$ of the Hessian) every GD step lowers the loss by at least $\alpha(1 - \alpha\lambda/2) \lVert \nabla \rVert^2$ (descent lemma)")
 }
 // ANCHOR_END: train_loop

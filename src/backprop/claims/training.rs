@@ -16,7 +16,9 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 
 use crate::claims::gradcheck::{self, band_ratio_at, central_difference};
-use crate::claims::{Claim, Findings, MaxError, Planted, PostVerdict, Tally, identity_error};
+use crate::claims::{
+    Claim, Findings, Label, MaxError, Planted, PostVerdict, Tally, identity_error,
+};
 use derivations::backprop::{self as spec, Activation as Act, Network as Net, Param, Sample};
 
 pub(super) use crate::stats::standard_normal;
@@ -213,11 +215,11 @@ fn sgd_cost() -> Claim {
             }
             let mut f = Findings::default();
             f.tally(
-                "per-sample gradient calls: M per step, ⌊N/M⌋·M per epoch",
+                Label::from("per-sample gradient calls: M per step, ⌊N/M⌋·M per epoch").markdown(r"per-sample gradient calls: $M$ per step, $\lfloor N/M \rfloor M$ per epoch"),
                 counts,
             );
             f.max_error(
-                "each step: (θ − θ')/α against finite differences of the loss of its own M samples",
+                Label::from("each step: (θ − θ')/α against finite differences of the loss of its own M samples").markdown(r"each step: $(\theta - \theta')/\alpha$ against finite differences of the loss of its own $M$ samples"),
                 &updates,
                 1.0,
                 format!(
@@ -228,6 +230,7 @@ fn sgd_cost() -> Claim {
             f
         },
     )
+    .typeset(r"one mini-batch SGD iteration calls the per-sample gradient routine exactly $M$ times (full batch: $N$), and its update is eq (17) on those $M$ samples")
 }
 // ANCHOR_END: sgd_cost
 
@@ -347,7 +350,7 @@ fn bp_order() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "(θ_t − θ_{t+1})/α against the FD gradient at θ_t, every parameter",
+                Label::from("(θ_t − θ_{t+1})/α against the FD gradient at θ_t, every parameter").markdown(r"$(\theta_t - \theta_{t+1})/\alpha$ against the finite-difference gradient at $\theta_t$, every parameter"),
                 &e,
                 1.0,
                 format!(
@@ -358,5 +361,6 @@ fn bp_order() -> Claim {
             f
         },
     )
+    .typeset(r"BP computes the gradients from the last layer backwards; every update of one step uses the gradient at the same pre-update $\theta_t$: $(\theta_t - \theta_{t+1})/\alpha$ equals the finite-difference gradient at $\theta_t$ for every parameter ($\alpha = 0.1$)")
 }
 // ANCHOR_END: bp_order

@@ -71,20 +71,26 @@ pub(super) fn bn_gauss() -> Claim {
                        n ≤ 1e5 values in f64 are good to ~n·ε ≈ 2e-11 relative (conventions \
                        appendix, Tolerances: 1e-10 for a long sum)";
             f.bound(
-                format!(
-                    "skewness of x̂ = skewness of x ({:.4}, Exp(1): 2)",
-                    skew(&mx)
-                ),
+                {
+                    let s = skew(&mx);
+                    Label::from(format!("skewness of x̂ = skewness of x ({s:.4}, Exp(1): 2)"))
+                        .markdown(format!(
+                            r"skewness of $\hat x$ = skewness of $x$ (${s:.4}$, $\mathrm{{Exp}}(1)$: $2$)"
+                        ))
+                },
                 identity_error(skew(&mh), skew(&mx)),
                 1e-10,
                 n as u64,
                 why,
             );
             f.bound(
-                format!(
-                    "excess kurtosis of x̂ = that of x ({:.4}, Exp(1): 6)",
-                    kurt(&mx)
-                ),
+                {
+                    let k = kurt(&mx);
+                    Label::from(format!("excess kurtosis of x̂ = that of x ({k:.4}, Exp(1): 6)"))
+                        .markdown(format!(
+                            r"excess kurtosis of $\hat x$ = that of $x$ (${k:.4}$, $\mathrm{{Exp}}(1)$: $6$)"
+                        ))
+                },
                 identity_error(kurt(&mh), kurt(&mx)),
                 1e-10,
                 n as u64,
@@ -92,7 +98,8 @@ pub(super) fn bn_gauss() -> Claim {
             );
             let (slope, residual) = least_squares(&x, &x_hat);
             f.bound(
-                format!("x̂ is collinear with x: largest residual of the line fit (slope {slope:.6})"),
+                Label::from(format!("x̂ is collinear with x: largest residual of the line fit (slope {slope:.6})"))
+                    .markdown(format!(r"$\hat x$ is collinear with $x$: largest residual of the line fit (slope ${slope:.6}$)")),
                 residual,
                 1e-9,
                 n as u64,
@@ -105,7 +112,8 @@ pub(super) fn bn_gauss() -> Claim {
             let mut sample = x_hat.clone();
             let d = ks_statistic(&mut sample, normal_cdf).unwrap_or(f64::NAN);
             f.bound(
-                format!("normality rejected: the DKW radius ε(n, α = 1e-6) ≤ D = sup|F_n − Φ| = {d:.4}"),
+                Label::from(format!("normality rejected: the DKW radius ε(n, α = 1e-6) ≤ D = sup|F_n − Φ| = {d:.4}"))
+                    .markdown(format!(r"normality rejected: the DKW radius $\varepsilon(n, \alpha = 10^{{-6}}) \le D = \sup \lvert F_n - \Phi \rvert = {d:.4}$")),
                 dkw_radius(n as u64, ALPHA),
                 d,
                 n as u64,
@@ -115,6 +123,7 @@ pub(super) fn bn_gauss() -> Claim {
             f
         },
     )
+    .typeset(r"BN does not make $\hat x \sim N(0, 1)$: per feature it is an increasing affine map of $x$ built from the batch's statistics, so $\hat x$ keeps the shape of $x$ (skewness and excess kurtosis unchanged) and is Gaussian only if $x$ was")
 }
 
 // ANCHOR_END: bn_gauss
@@ -302,8 +311,8 @@ pub(super) fn bn_affine() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "y_ik = γ_k·x̂_ik + β_k: our f32 kernel (one γ_k, β_k per feature, shared by the \
-                 batch) against the code under test, F = 5 ≠ m = 8",
+                Label::from("y_ik = γ_k·x̂_ik + β_k: our f32 kernel (one γ_k, β_k per feature, shared by the \
+                 batch) against the code under test, F = 5 ≠ m = 8").markdown(r"$y_{ik} = \gamma_k \hat x_{ik} + \beta_k$: our f32 kernel (one $\gamma_k$, $\beta_k$ per feature, shared by the batch) against the code under test, $F = 5 \ne m = 8$"),
                 &ek,
                 1.0,
                 "|y₃₂ − y| / accuracy::affine_bound (the kernel's derived bound, ε = 1e-5 as f32); \
@@ -325,6 +334,7 @@ pub(super) fn bn_affine() -> Claim {
             f
         },
     )
+    .typeset(r"$y_i = \gamma \hat x_i + \beta$ with one learned $(\gamma, \beta)$ per feature shared by all samples: $\gamma$ and $\beta$ have $F$ entries, $\partial\ell/\partial\gamma_k = \sum_i g_{ik}\, \hat x_{ik}$ and $\partial\ell/\partial\beta_k = \sum_i g_{ik}$ (sums over the batch)")
 }
 
 // ANCHOR_END: bn_affine
@@ -391,8 +401,8 @@ fn kernel_param_gradients(f: &mut Findings, ctx: &Ctx) {
         || "5 rows accepted by a 4-feature layer".into(),
     );
     f.tally(
-        "the kernel keeps one γ, β (and ∂ℓ/∂γ, ∂ℓ/∂β) per feature, F = 5 ≠ m = 8, and rejects \
-         mismatched shapes with a typed error",
+        Label::from("the kernel keeps one γ, β (and ∂ℓ/∂γ, ∂ℓ/∂β) per feature, F = 5 ≠ m = 8, and rejects \
+         mismatched shapes with a typed error").markdown(r"the kernel keeps one $\gamma$, $\beta$ (and $\partial\ell/\partial\gamma$, $\partial\ell/\partial\beta$) per feature, $F = 5 \ne m = 8$, and rejects mismatched shapes with a typed error"),
         t,
     );
 }
@@ -465,7 +475,8 @@ pub(super) fn bn_identity() -> Claim {
                  Tolerances)",
             );
             f.bound(
-                format!("fixed (γ, β) of one batch on another: the smallest max|y − x| ({worst_other:.3}) stays ≥ 1e-3"),
+                Label::from(format!("fixed (γ, β) of one batch on another: the smallest max|y − x| ({worst_other:.3}) stays ≥ 1e-3"))
+                    .markdown(format!(r"fixed $(\gamma, \beta)$ of one batch on another: the smallest $\max \lvert y - x \rvert$ (${worst_other:.3}$) stays $\ge 10^{{-3}}$")),
                 1e-3,
                 worst_other,
                 e.cases,
@@ -474,6 +485,7 @@ pub(super) fn bn_identity() -> Claim {
             f
         },
     )
+    .typeset(r"the BN transform can represent the identity: with $\gamma = \sqrt{\sigma_B^2 + \varepsilon}$ and $\beta = \mu_B$, $y = x$ exactly for that batch; fixed $(\gamma, \beta)$ cannot undo the normalisation of every batch")
 }
 
 // ANCHOR_END: bn_identity

@@ -138,9 +138,9 @@ fn kernel_running_variance(f: &mut Findings, bug: Option<VarBug>, ctx: &Ctx) {
         }
     }
     f.max_error(
-        "the production running variance (RunningStats::cumulative after \
+        Label::from("the production running variance (RunningStats::cumulative after \
          BatchNorm::forward_train) = m/(m − 1)·E_B[σ_B²] of the specification, F ∈ {1, 17}, \
-         m ∈ {2, 3, 9}",
+         m ∈ {2, 3, 9}").markdown(r"the production running variance (`RunningStats::cumulative` after `BatchNorm::forward_train`) $= m/(m - 1)\, \mathbb{E}_B[\sigma_B^2]$ of the specification, $F \in \{1, 17\}$, $m \in \{2, 3, 9\}$"),
         &e,
         1.0,
         "|ours − spec| / (2·m/(m − 1)·(mean_t accuracy::variance_bound + (T + 3)·ε·mean_t σ_t²)): \
@@ -222,10 +222,13 @@ pub(super) fn bn_inf_var() -> Claim {
             for m in 2..=8 {
                 let (mean_biased, estimate, count) = enumerate(bug, &one_to_eight, m);
                 f.bound(
-                    format!(
+                    Label::from(format!(
                         "x = 1..8, m = {m}: mean σ_B² over all C(8, {m}) = {count} batches = {mean_biased:.6} \
                          = ((m − 1)/m)·6; estimate {estimate:.6} = S² = 6"
-                    ),
+                    ))
+                    .markdown(format!(
+                        r"$x = 1, \dots, 8$, $m = {m}$: mean $\sigma_B^2$ over all $\binom{{8}}{{{m}}} = {count}$ batches $= {mean_biased:.6} = ((m - 1)/m) \cdot 6$; estimate ${estimate:.6} = S^2 = 6$"
+                    )),
                     identity_error(estimate, 6.0),
                     IDENTITY_TOL,
                     count as u64,
@@ -238,7 +241,7 @@ pub(super) fn bn_inf_var() -> Claim {
                 let s2 = spec::batch_variance(&data) * 8.0 / 7.0;
                 e.record(identity_error(enumerate(bug, &data, 3).1, s2), 3.0);
             }
-            f.max_error("random data, P = 8, m = 3: m/(m − 1)·E_B[σ_B²] over all 56 batches = S² (divisor P − 1)",
+            f.max_error(Label::from("random data, P = 8, m = 3: m/(m − 1)·E_B[σ_B²] over all 56 batches = S² (divisor P − 1)").markdown(r"random data, $P = 8$, $m = 3$: $m/(m - 1)\, \mathbb{E}_B[\sigma_B^2]$ over all 56 batches $= S^2$ (divisor $P - 1$)"),
                     &e, IDENTITY_TOL, "averages of 56 variances of O(10) values: a few ε");
             // (b) The exact χ² test. Gaussian data, σ² = 4, B batches of m = 4:
             //     T = Σ_b m·σ_b²/σ² ~ χ²_{B(m−1)}, and T = σ̂²·B(m − 1)/σ² for the correct σ̂².
@@ -295,7 +298,8 @@ pub(super) fn bn_inf_var() -> Claim {
             };
             match chi_square_variance(estimate, (b * (m - 1) + 1) as u64, sigma2) {
                 Ok(o) => f.test(
-                    format!("χ² test: σ̂² from {b} Gaussian batches of m = {m}, T = σ̂²·B(m − 1)/σ² ~ χ²_{}", b * (m - 1)),
+                    Label::from(format!("χ² test: σ̂² from {b} Gaussian batches of m = {m}, T = σ̂²·B(m − 1)/σ² ~ χ²_{}", b * (m - 1)))
+                        .markdown(format!(r"$\chi^2$ test: $\hat\sigma^2$ from {b} Gaussian batches of $m = {m}$, $T = \hat\sigma^2 B(m - 1)/\sigma^2 \sim \chi^2_{{{}}}$", b * (m - 1))),
                     o,
                     ALPHA,
                     stated,
@@ -327,7 +331,7 @@ pub(super) fn bn_inf_var() -> Claim {
                 || "m = 1 accepted in training".into(),
             );
             f.tally(
-                "m = 1 in training: typed error (the factor m/(m − 1) divides by zero)",
+                Label::from("m = 1 in training: typed error (the factor m/(m − 1) divides by zero)").markdown(r"$m = 1$ in training: typed error (the factor $m/(m - 1)$ divides by zero)"),
                 typed,
             );
             // (e) The production running statistics against the specification.
@@ -338,6 +342,7 @@ pub(super) fn bn_inf_var() -> Claim {
             f
         },
     )
+    .typeset(r"$\sigma^2 = m/(m - 1)\, \mathbb{E}_B[\sigma_B^2]$ (Algorithm 2): unbiased, since $\mathbb{E}[\sigma_B^2] = (m - 1)/m \cdot \sigma^2$; over all $\binom{P}{m}$ batches of a finite set it equals the variance with divisor $P - 1$ exactly; our running statistics hold that value; the training normalisation keeps the biased $\sigma_B^2$; $m = 1$ is a typed error")
 }
 
 // ANCHOR_END: bn_inf_var

@@ -15,8 +15,8 @@ use super::mlp::{Mlp, Norm, check_gradients, check_kernel_glue};
 use super::sample::normal;
 use crate::activation::Activation;
 use crate::claims::{
-    Claim, Control, Ctx, Design, Findings, IDENTITY_TOL, Planted, PostVerdict, Power, Tally, Trial,
-    identity_error,
+    Claim, Control, Ctx, Design, Findings, IDENTITY_TOL, Label, Planted, PostVerdict, Power, Tally,
+    Trial, identity_error,
 };
 use crate::report::figure::{LinePlot, Series};
 use crate::stats::{ALPHA, z_test};
@@ -191,10 +191,13 @@ fn lr_trial(arm: Option<LrArm>, ctx: &Ctx) -> Trial {
             format!("{:.3e} (final/initial {ratio:.3})", g[k])
         });
         f.tally(
-            format!(
+            Label::from(format!(
                 "{name}: some step of the grid trains (final held-out loss finite, < ½ the \
                  initial); the largest: {found}"
-            ),
+            ))
+            .markdown(format!(
+                r"{name}: some step of the grid trains (final held-out loss finite, $< \frac12$ the initial); the largest: {found}"
+            )),
             t,
         );
     }
@@ -282,6 +285,7 @@ pub(super) fn exp_bn_lr() -> Claim {
         ],
         lr_trial,
     )
+    .typeset(r"on a teacher–student task (4-layer tanh MLP of width 16, BN before each tanh, linear readout whose step is divided by its fan-in in both networks, $M = 16$, 100 SGD steps), the largest stable step of the grid $\times 3$ from $10^{-3}$ to $30$ (final held-out loss finite and below half the initial) is at least 3 times larger with BN than without, replicate by replicate")
 }
 
 /// BN-ROLE-LR's check is EXP-BN-LR (catalogue appendix, rule 4): it takes its outcome.
@@ -384,7 +388,9 @@ fn init_trial(arm: Option<InitArm>, ctx: &Ctx) -> Trial {
         }
     }
     f.bound(
-        "with BN (ε = 0): outputs at a = 0.1 and 10 = outputs at a = 1",
+        Label::from("with BN (ε = 0): outputs at a = 0.1 and 10 = outputs at a = 1").markdown(
+            r"with BN ($\varepsilon = 0$): outputs at $a = 0.1$ and $10$ = outputs at $a = 1$",
+        ),
         worst,
         IDENTITY_TOL,
         cases,
@@ -436,6 +442,7 @@ pub(super) fn exp_bn_init() -> Claim {
         )],
         init_trial,
     )
+    .typeset(r"8-layer tanh MLP of width 64 with Xavier weights times $a \in \{0.1, 1, 10\}$, fresh inputs and weights per replicate: with BN ($\varepsilon = 0$) the initial outputs are identical for every $a$; without BN, $a = 10$ saturates ($\ge 60\%$ of units with $\lvert O \rvert > 0.99$, against $< 5\%$ at $a = 1$) and $a = 0.1$ collapses the variance ($< 10^{-6}$ at the last layer)")
 }
 
 // ANCHOR_END: exp_bn_init
@@ -544,9 +551,12 @@ pub(super) fn bn_ctx() -> Claim {
             let se = (1.25 / n as f64).sqrt();
             match z_test(mean, 0.5, se, n as u64) {
                 Ok(o) => f.test(
-                    format!(
+                    Label::from(format!(
                         "E[relu(z)²] = E[z²]/2 = 1/2 for z ~ N(0, 1), our ReLU kernel, {n} draws"
-                    ),
+                    ))
+                    .markdown(format!(
+                        r"$\mathbb{{E}}[\mathrm{{relu}}(z)^2] = \mathbb{{E}}[z^2]/2 = 1/2$ for $z \sim N(0, 1)$, our ReLU kernel, {n} draws"
+                    )),
                     o,
                     ALPHA,
                     match bug {
@@ -585,12 +595,18 @@ pub(super) fn bn_ctx() -> Claim {
             let matched = matched_relu_init(bug);
             let q = profile(matched, &mut rng);
             f.bound(
-                format!(
-                    "the initialisation matched to ReLU ({matched:?}) keeps the second moment: \
-                     |log2(q_10/q_1)|, q_1 = {:.3e}, q_10 = {:.3e}",
-                    q[0],
-                    q[CTX_DEPTH - 1]
-                ),
+                {
+                    let (first, last) = (q[0], q[CTX_DEPTH - 1]);
+                    Label::from(format!(
+                        "the initialisation matched to ReLU ({matched:?}) keeps the second moment: \
+                         |log2(q_10/q_1)|, q_1 = {first:.3e}, q_10 = {last:.3e}"
+                    ))
+                    .markdown(format!(
+                        r"the initialisation matched to ReLU (`{matched:?}`) keeps the second moment: $\lvert \log_2(q_{{10}}/q_1) \rvert$, $q_1 = {}$, $q_{{10}} = {}$",
+                        crate::report::book::num(first, 3),
+                        crate::report::book::num(last, 3)
+                    ))
+                },
                 (q[CTX_DEPTH - 1] / q[0]).log2().abs(),
                 3.0,
                 (CTX_WIDTH * CTX_BATCH) as u64,
@@ -605,11 +621,18 @@ pub(super) fn bn_ctx() -> Claim {
                 let gain = CTX_WIDTH as f64 * var_w / 2.0;
                 let predicted = q[0] * gain.powi(CTX_DEPTH as i32 - 1);
                 f.bound(
-                    format!(
-                        "{name}: |log2(q_10 / (q_1·(J·Var(W)/2)⁹))|, q_10 = {:.3e}, predicted \
-                         {predicted:.3e}",
-                        q[CTX_DEPTH - 1]
-                    ),
+                    {
+                        let last = q[CTX_DEPTH - 1];
+                        Label::from(format!(
+                            "{name}: |log2(q_10 / (q_1·(J·Var(W)/2)⁹))|, q_10 = {last:.3e}, predicted \
+                             {predicted:.3e}"
+                        ))
+                        .markdown(format!(
+                            r"{name}: $\lvert \log_2(q_{{10}} / (q_1 (J\, \mathrm{{Var}}(W)/2)^9)) \rvert$, $q_{{10}} = {}$, predicted ${}$",
+                            crate::report::book::num(last, 3),
+                            crate::report::book::num(predicted, 3)
+                        ))
+                    },
                     (q[CTX_DEPTH - 1] / predicted).log2().abs(),
                     3.0,
                     (CTX_WIDTH * CTX_BATCH) as u64,
@@ -619,6 +642,7 @@ pub(super) fn bn_ctx() -> Claim {
             f
         },
     )
+    .typeset(r"the initialisation matched to ReLU is He's $\mathrm{Var}(W) = 2/\text{fan}_{\text{in}}$: $\mathbb{E}[\mathrm{relu}(z)^2] = \mathbb{E}[z^2]/2$, so Xavier's $1/\text{fan}_{\text{in}}$ halves the second moment per ReLU layer ($2^{-9}$ after 10 layers of equal width) while He keeps it")
 }
 
 // ANCHOR_END: bn_ctx

@@ -164,7 +164,8 @@ pub(super) fn ext_bn_bwd() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                format!("∂ℓ/∂x against finite differences (the loss scaled to unit size), m ∈ {{2, 3, 5, 8}} but not m = 2 with ε = 0 (worst at m = {})", fd.at),
+                Label::from(format!("∂ℓ/∂x against finite differences (the loss scaled to unit size), m ∈ {{2, 3, 5, 8}} but not m = 2 with ε = 0 (worst at m = {})", fd.at))
+                    .markdown(format!(r"$\partial\ell/\partial x$ against finite differences (the loss scaled to unit size), $m \in \{{2, 3, 5, 8\}}$ but not $m = 2$ with $\varepsilon = 0$ (worst at $m = {}$)", fd.at)),
                 &fd,
                 1.0,
                 super::FD_WHY);
@@ -182,13 +183,14 @@ pub(super) fn ext_bn_bwd() -> Claim {
                 why,
             );
             f.max_error(
-                "Σ_i ∂ℓ/∂x_i = 0, ε ∈ {0, 1e-3, 0.5}",
+                Label::from("Σ_i ∂ℓ/∂x_i = 0, ε ∈ {0, 1e-3, 0.5}").markdown(r"$\sum_i \partial\ell/\partial x_i = 0$, $\varepsilon \in \{0, 10^{-3}, 0.5\}$"),
                 &sum0,
                 IDENTITY_TOL,
                 why,
             );
             f.max_error(
-                format!("Σ_i x̂_i·∂ℓ/∂x_i = (γ/s)·(ε/(σ² + ε))·Σ g·x̂ (up to {nonzero:.2e} for ε > 0, 0 for ε = 0)"),
+                Label::from(format!("Σ_i x̂_i·∂ℓ/∂x_i = (γ/s)·(ε/(σ² + ε))·Σ g·x̂ (up to {nonzero:.2e} for ε > 0, 0 for ε = 0)"))
+                    .markdown(format!(r"$\sum_i \hat x_i\, \partial\ell/\partial x_i = (\gamma/s)(\varepsilon/(\sigma^2 + \varepsilon)) \sum g \hat x$ (up to ${}$ for $\varepsilon > 0$, $0$ for $\varepsilon = 0$)", crate::report::book::num(nonzero, 2))),
                 &moment,
                 IDENTITY_TOL,
                 why);
@@ -196,6 +198,7 @@ pub(super) fn ext_bn_bwd() -> Claim {
             f
         },
     )
+    .typeset(r"the BN backward pass: the paper's step-by-step $\partial\ell/\partial x$ equals finite differences and the compact $(\gamma/(m s))(m g_i - \sum g - \hat x_i \sum g \hat x)$; $\sum_i \partial\ell/\partial x_i = 0$ for any $\varepsilon$, and $\sum_i \hat x_i\, \partial\ell/\partial x_i = (\gamma/s)(\varepsilon/(\sigma_B^2 + \varepsilon)) \sum g \hat x$, zero only for $\varepsilon = 0$; with $m = 2$ and $\varepsilon = 0$ no gradient flows at all ($\hat x = \pm 1$)")
 }
 
 // ANCHOR_END: ext_bn_bwd
@@ -238,7 +241,8 @@ fn kernel_backward(f: &mut Findings, ctx: &Ctx) {
         }
     }
     f.max_error(
-        format!("f32 backward vs the specification, F ∈ {{1, 15, 17, 40}} (worst at m = {})", e.at),
+        Label::from(format!("f32 backward vs the specification, F ∈ {{1, 15, 17, 40}} (worst at m = {})", e.at))
+            .markdown(format!(r"f32 backward vs the specification, $F \in \{{1, 15, 17, 40\}}$ (worst at $m = {}$)", e.at)),
         &e,
         1.0,
         "|Δ| / accuracy::backward_bound: five f32 roundings of the two-FMA form, each below u times \

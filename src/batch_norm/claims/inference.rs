@@ -146,9 +146,12 @@ pub(super) fn bn_inf_mean() -> Claim {
             };
             match z_test(inference_mean(bug, &means), pop_mean, se, draws as u64) {
                 Ok(o) => f.test(
-                    format!(
+                    Label::from(format!(
                         "random batches of 8 from 64 values: E_B[μ_B] over {draws} batches = x̄"
-                    ),
+                    ))
+                    .markdown(format!(
+                        r"random batches of 8 from 64 values: $\mathbb{{E}}_B[\mu_B]$ over {draws} batches $= \bar x$"
+                    )),
                     o,
                     ALPHA,
                     stated,
@@ -164,6 +167,7 @@ pub(super) fn bn_inf_mean() -> Claim {
             f
         },
     )
+    .typeset(r"$\mu = \mathbb{E}_B[\mu_B]$ is unbiased for the population mean; when $N$ equal batches partition the data, the average of the batch means is the data mean exactly")
 }
 
 // ANCHOR_END: bn_inf_mean
@@ -247,13 +251,13 @@ pub(super) fn bn_inf_transform() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "(a) y = the fused a·x + b of Algorithm 2",
+                Label::from("(a) y = the fused a·x + b of Algorithm 2").markdown(r"(a) $y$ = the fused $a x + b$ of Algorithm 2"),
                 &fused,
                 IDENTITY_TOL,
                 "two forms of the same affine map on O(10) values: a few ε",
             );
             f.max_error(
-                "(b) running statistics set to (μ_B, σ_B²): inference = training output (ε = 0.5)",
+                Label::from("(b) running statistics set to (μ_B, σ_B²): inference = training output (ε = 0.5)").markdown(r"(b) running statistics set to $(\mu_B, \sigma_B^2)$: inference = training output ($\varepsilon = 0.5$)"),
                 &consistent,
                 IDENTITY_TOL,
                 "the same formula with the same ε",
@@ -262,6 +266,7 @@ pub(super) fn bn_inf_transform() -> Claim {
             f
         },
     )
+    .typeset(r"at inference $\hat x = (x - \mu)/\sqrt{\sigma^2 + \varepsilon}$, $y = \gamma \hat x + \beta$ with the fixed statistics: a sample's output does not depend on its batch (bit for bit), equals Algorithm 2's single affine map $y = (\gamma/\sqrt{\sigma^2 + \varepsilon})\, x + (\beta - \gamma\mu/\sqrt{\sigma^2 + \varepsilon})$, and uses $\varepsilon$ as training does")
 }
 
 // ANCHOR_END: bn_inf_transform
@@ -321,7 +326,7 @@ fn kernel_inference(f: &mut Findings, ctx: &Ctx) {
             format!("column {i} of {m} differs when evaluated alone")
         });
     }
-    f.max_error("f32 inference vs the specification, F ∈ {1, 16, 17, 47}, m ∈ {1, 2, 9, 33}", &e, 1.0,
+    f.max_error(Label::from("f32 inference vs the specification, F ∈ {1, 16, 17, 47}, m ∈ {1, 2, 9, 33}").markdown(r"f32 inference vs the specification, $F \in \{1, 16, 17, 47\}$, $m \in \{1, 2, 9, 33\}$"), &e, 1.0,
             "|y₃₂ − y| / accuracy::affine_bound: three f32 roundings of the fused map; at most 1 is accepted");
     f.tally(
         "f32 inference: a column alone = inside its batch, bit for bit",

@@ -163,6 +163,7 @@ pub(super) fn ext_bn_scale() -> Claim {
             f
         },
     )
+    .typeset(r"for $a > 0$ and $\varepsilon = 0$: $\mathrm{BN}((aW)u) = \mathrm{BN}(Wu)$, $\partial \mathrm{BN}((aW)u)/\partial u = \partial \mathrm{BN}(Wu)/\partial u$ and $\partial \mathrm{BN}((aW)u)/\partial (aW) = (1/a)\, \partial \mathrm{BN}(Wu)/\partial W$; for $\varepsilon > 0$ the same hold exactly with $\varepsilon/a^2$ on the right, so the deviation is the change of $\varepsilon$")
 }
 
 // ANCHOR_END: ext_bn_scale
@@ -245,23 +246,23 @@ pub(super) fn bn_role_init() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "BN(a·z) = BN(z), ε = 0, a ∈ {0.1, 3, 1e3}, in units of 2(m + 1)(κ + 1)·ε",
+                Label::from("BN(a·z) = BN(z), ε = 0, a ∈ {0.1, 3, 1e3}, in units of 2(m + 1)(κ + 1)·ε").markdown(r"$\mathrm{BN}(a z) = \mathrm{BN}(z)$, $\varepsilon = 0$, $a \in \{0.1, 3, 10^3\}$, in units of $2(m + 1)(\kappa + 1)\, \epsilon_{\text{mach}}$"),
                 &scale0,
                 1.0,
                 "rounding of the mean, the centring and a·z, amplified by the centring's condition \
                  number κ = max|z|/σ_B (identity error relative to max(1, |x̂|))",
             );
-            f.max_error("ε = 1e-2: |BN(a·z) − BN(z)| / (|x̂₀|·ε·|1 − a⁻²|/(2σ²))", &scale_eps, 1.0,
+            f.max_error(Label::from("ε = 1e-2: |BN(a·z) − BN(z)| / (|x̂₀|·ε·|1 − a⁻²|/(2σ²))").markdown(r"$\varepsilon = 10^{-2}$: $\lvert \mathrm{BN}(a z) - \mathrm{BN}(z) \rvert / (\lvert \hat x_0 \rvert\, \varepsilon\, \lvert 1 - a^{-2} \rvert/(2\sigma^2))$"), &scale_eps, 1.0,
                     "mean value theorem on (σ² + t)^{−1/2} between t = ε/a² and ε, plus the rounding bound \
                      2(m + 1)(κ + 1)·ε·max(1, |x̂|) of the ε = 0 check");
             f.max_error(
-                "BN(z + c) = BN(z), |c| ≤ 10 (a bias before BN is redundant)",
+                Label::from("BN(z + c) = BN(z), |c| ≤ 10 (a bias before BN is redundant)").markdown(r"$\mathrm{BN}(z + c) = \mathrm{BN}(z)$, $\lvert c \rvert \le 10$ (a bias before BN is redundant)"),
                 &shift,
                 IDENTITY_TOL,
                 "z + c rounds at |c|·ε, relative to the spread ≥ 0.5: below 1e-14",
             );
             f.max_error(
-                "not fixed: a sign flip negates x̂, BN(−z) = −BN(z)",
+                Label::from("not fixed: a sign flip negates x̂, BN(−z) = −BN(z)").markdown(r"not fixed: a sign flip negates $\hat x$, $\mathrm{BN}(-z) = -\mathrm{BN}(z)$"),
                 &flip,
                 IDENTITY_TOL,
                 "exact up to rounding",
@@ -273,6 +274,7 @@ pub(super) fn bn_role_init() -> Claim {
             f
         },
     )
+    .typeset(r"precisely: $\mathrm{BN}(a z) = \mathrm{BN}(z)$ for $a > 0$ and $\varepsilon = 0$ (scale invariance, within an $\varepsilon$-term bound for $\varepsilon > 0$) and $\mathrm{BN}(z + c) = \mathrm{BN}(z)$ (a bias before BN is redundant); BN does not fix symmetric initialisations (identical units stay identical after BN and an SGD step), zero initialisation (the output is $\beta$) or a sign flip ($\hat x$ is negated)")
 }
 
 // ANCHOR_END: bn_role_init
@@ -380,20 +382,20 @@ fn symmetric_and_zero(f: &mut Findings, ctx: &Ctx) {
         }
     }
     f.max_error(
-        "not fixed, f32 kernel: identical units (rows 0 and 16 of 17) keep identical outputs, \
-         ∂ℓ/∂z, ∂ℓ/∂γ and ∂ℓ/∂β, so an SGD step moves them alike",
+        Label::from("not fixed, f32 kernel: identical units (rows 0 and 16 of 17) keep identical outputs, \
+         ∂ℓ/∂z, ∂ℓ/∂γ and ∂ℓ/∂β, so an SGD step moves them alike").markdown(r"not fixed, f32 kernel: identical units (rows 0 and 16 of 17) keep identical outputs, $\partial\ell/\partial z$, $\partial\ell/\partial\gamma$ and $\partial\ell/\partial\beta$, so an SGD step moves them alike"),
         &same,
         1.0,
         "|row 0 − row 16| / (2 × the kernel's derived bound: accuracy::affine_bound, \
          backward_bound, sum_bound): both rows are within the bound of the same exact value",
     );
     f.tally(
-        "not fixed, f32 kernel: a constant feature (zero weights: 0; or offsets up to 1e3) has \
-         σ_B² = 0 exactly, m = 7",
+        Label::from("not fixed, f32 kernel: a constant feature (zero weights: 0; or offsets up to 1e3) has \
+         σ_B² = 0 exactly, m = 7").markdown(r"not fixed, f32 kernel: a constant feature (zero weights: 0; or offsets up to $10^3$) has $\sigma_B^2 = 0$ exactly, $m = 7$"),
         zero,
     );
     f.max_error(
-        "not fixed, f32 kernel: a constant feature's output is β (ε = 1e-3)",
+        Label::from("not fixed, f32 kernel: a constant feature's output is β (ε = 1e-3)").markdown(r"not fixed, f32 kernel: a constant feature's output is $\beta$ ($\varepsilon = 10^{-3}$)"),
         &beta_err,
         1.0,
         "|y − β| / accuracy::affine_bound: the fused y = c·a + (β − a·c) cancels to β up to \

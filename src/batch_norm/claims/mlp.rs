@@ -31,7 +31,7 @@ use rand::Rng;
 use crate::activation::Activation;
 use crate::batch_norm::{BatchNorm, BatchStats, accuracy};
 use crate::claims::gradcheck::{band_ratio_at, central_difference};
-use crate::claims::{Findings, MaxError};
+use crate::claims::{Findings, Label, MaxError};
 use derivations::batch_norm as spec;
 
 /// ε of every BN layer: PyTorch's default.
@@ -463,10 +463,14 @@ pub(super) fn check_gradients(f: &mut Findings, rng: &mut impl Rng, norm: Norm) 
         _ => "with BN",
     };
     f.max_error(
-        format!(
+        Label::from(format!(
             "the trainer's gradient (Mlp::train_step in f64, {name}, 3-5-4, M = 6) against central \
              differences, every parameter"
-        ),
+        ))
+        .markdown(format!(
+            "the trainer's gradient (`Mlp::train_step` in f64, {name}, 3-5-4, $M = 6$) against \
+             central differences, every parameter"
+        )),
         &e,
         1.0,
         super::FD_WHY_SCALED,
@@ -524,8 +528,8 @@ pub(super) fn check_kernel_glue(f: &mut Findings, rng: &mut impl Rng, norm: Norm
         }
     }
     f.max_error(
-        "the trainer's f32 BN calls (BatchNorm::forward_train, backward) against its f64 ones, \
-         F = 17, m = 8",
+        Label::from("the trainer's f32 BN calls (BatchNorm::forward_train, backward) against its f64 ones, \
+         F = 17, m = 8").markdown(r"the trainer's f32 BN calls (`BatchNorm::forward_train`, `backward`) against its f64 ones, $F = 17$, $m = 8$"),
         &e,
         1.0,
         "|y₃₂ − y₆₄| / accuracy::affine_bound and |∂z₃₂ − ∂z₆₄| / accuracy::backward_bound, the \

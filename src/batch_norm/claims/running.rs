@@ -210,7 +210,8 @@ pub(super) fn ext_bn_ema() -> Claim {
                 };
                 match z_test(avg, expected, se, replicates as u64) {
                     Ok(o) => f.test(
-                        format!("E[running {}] after T = {t} = ρ^T·r₀ + (1 − ρ^T)·E[s] = {expected:.4} ({replicates} replicates)", names[i]),
+                        Label::from(format!("E[running {}] after T = {t} = ρ^T·r₀ + (1 − ρ^T)·E[s] = {expected:.4} ({replicates} replicates)", names[i]))
+                            .markdown(format!(r"$\mathbb{{E}}[\text{{running {}}}]$ after $T = {t}$: $\rho^T r_0 + (1 - \rho^T)\, \mathbb{{E}}[s] = {expected:.4}$ ({replicates} replicates)", names[i])),
                         o,
                         ALPHA,
                         stated,
@@ -221,6 +222,7 @@ pub(super) fn ext_bn_ema() -> Claim {
             f
         },
     )
+    .typeset(r"frameworks replace $\mathbb{E}_B$ by $r \leftarrow \rho r + (1 - \rho) s$ (PyTorch's momentum is $1 - \rho$), with $s = m/(m - 1)\, \sigma_B^2$ for the variance: $r_T = \rho^T r_0 + (1 - \rho) \sum \rho^{T-t} s_t$, and for i.i.d. batches $\mathbb{E}[r_T] = \rho^T r_0 + (1 - \rho^T)\, \mathbb{E}[s]$")
 }
 
 // ANCHOR_END: ext_bn_ema
@@ -340,7 +342,8 @@ pub(super) fn ext_bn_fold() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                format!("BN(Wᵀo + b) = W'ᵀo + b', W is 3 × {units} or {units} × {units}"),
+                Label::from(format!("BN(Wᵀo + b) = W'ᵀo + b', W is 3 × {units} or {units} × {units}"))
+                    .markdown(format!(r"$\mathrm{{BN}}(W^\top o + b) = W'^\top o + b'$, $W$ is $3 \times {units}$ or ${units} \times {units}$")),
                 &e,
                 IDENTITY_TOL,
                 "three products and sums of O(10) values in either order: a few ε",
@@ -349,6 +352,7 @@ pub(super) fn ext_bn_fold() -> Claim {
             f
         },
     )
+    .typeset(r"with $W \in \mathbb{R}^{J_i \times J_{i+1}}$ (C2), inference $\mathrm{BN}(W^\top o + b) = W'^\top o + b'$ with $W' = W \operatorname{diag}(\gamma/\sqrt{\sigma^2 + \varepsilon})$ (columns scaled) and $b' = (b - \mu) \odot \gamma/\sqrt{\sigma^2 + \varepsilon} + \beta$")
 }
 
 // ANCHOR_END: ext_bn_fold
@@ -404,6 +408,6 @@ fn kernel_fold(f: &mut Findings, ctx: &Ctx) {
             e.record((f64::from(b2[k]) - br[k]).abs() / bound, k as f64);
         }
     }
-    f.max_error("f32 Affine::fold_into vs the specification's fold", &e, 1.0,
+    f.max_error(Label::from("f32 Affine::fold_into vs the specification's fold").markdown(r"f32 `Affine::fold_into` vs the specification's fold"), &e, 1.0,
             "W': two roundings ((2u + u²)·|W'|); b' = fl(b·scale + shift): accuracy::affine_bound; at most 1 is accepted");
 }

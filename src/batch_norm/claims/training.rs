@@ -109,7 +109,8 @@ pub(super) fn bn_train_stats() -> Claim {
                 es.record((var - exact).abs() / exact.max(1e-300), m as f64);
             }
             f.max_error(
-                format!("σ_B² of x + 1e8 (worst at m = {})", es.at),
+                Label::from(format!("σ_B² of x + 1e8 (worst at m = {})", es.at))
+                    .markdown(format!(r"$\sigma_B^2$ of $x + 10^8$ (worst at $m = {}$)", es.at)),
                 &es,
                 1e-6,
                 "two passes on x + 1e8 with unit spread: the mean's rounding, ~ε·1e8 ≈ 2e-8, on \
@@ -122,6 +123,7 @@ pub(super) fn bn_train_stats() -> Claim {
             f
         },
     )
+    .typeset(r"per feature, from the current batch: $\mu_B = (1/m) \sum x_i$ and the biased $\sigma_B^2 = (1/m) \sum (x_i - \mu_B)^2$, computed stably (two-pass in the specification, shifted f64 sums in the kernel): exact on shifted data $x + 10^8$")
 }
 
 // ANCHOR_END: bn_train_stats
@@ -244,10 +246,14 @@ pub(super) fn bn_train_norm() -> Claim {
                 "m ≤ 16 terms, ~m·ε·(1 + |μ|/σ) ≈ 1e-14 (conventions appendix, Tolerances)",
             );
             f.max_error(
-                format!(
+                Label::from(format!(
                     "(1/m)·Σ x̂² = σ_B²/(σ_B² + ε), ε ∈ {{0, 1e-5, 1}} (worst at ε = {})",
                     eq.at
-                ),
+                ))
+                .markdown(format!(
+                    r"$(1/m) \sum \hat x^2 = \sigma_B^2/(\sigma_B^2 + \varepsilon)$, $\varepsilon \in \{{0, 10^{{-5}}, 1\}}$ (worst at $\varepsilon = {}$)",
+                    eq.at
+                )),
                 &eq,
                 IDENTITY_TOL,
                 "a few roundings of O(1) values (conventions appendix, Tolerances)",
@@ -264,7 +270,7 @@ pub(super) fn bn_train_norm() -> Claim {
                 .map(|(a, b)| identity_error(*a, b))
                 .fold(0.0, f64::max);
             f.bound(
-                "batch {2, 4} (σ_B² = 1), ε = 1: x̂ = ±1/√2 (ε outside the root gives ±1/2)",
+                Label::from("batch {2, 4} (σ_B² = 1), ε = 1: x̂ = ±1/√2 (ε outside the root gives ±1/2)").markdown(r"batch $\{2, 4\}$ ($\sigma_B^2 = 1$), $\varepsilon = 1$: $\hat x = \pm 1/\sqrt{2}$ ($\varepsilon$ outside the root gives $\pm 1/2$)"),
                 err,
                 IDENTITY_TOL,
                 2,
@@ -274,6 +280,7 @@ pub(super) fn bn_train_norm() -> Claim {
             f
         },
     )
+    .typeset(r"$\hat x_i = (x_i - \mu_B)/\sqrt{\sigma_B^2 + \varepsilon}$: $\sum_i \hat x_i = 0$ and $(1/m) \sum_i \hat x_i^2 = \sigma_B^2/(\sigma_B^2 + \varepsilon)$, which is 1 for $\varepsilon = 0$; with $\sigma_B^2 = 1$ and $\varepsilon = 1$, $\hat x = \pm 1/\sqrt{2}$")
 }
 
 // ANCHOR_END: bn_train_norm
@@ -318,7 +325,8 @@ fn kernel_forward(f: &mut Findings, ctx: &Ctx) {
         }
     }
     f.max_error(
-        format!("f32 training forward vs Algorithm 1 in f64, F ∈ {{1, 15, 17, 33, 100}} (worst at m = {})", e.at),
+        Label::from(format!("f32 training forward vs Algorithm 1 in f64, F ∈ {{1, 15, 17, 33, 100}} (worst at m = {})", e.at))
+            .markdown(format!(r"f32 training forward vs Algorithm 1 in f64, $F \in \{{1, 15, 17, 33, 100\}}$ (worst at $m = {}$)", e.at)),
         &e,
         1.0,
         "|y₃₂ − y| / accuracy::affine_bound: three f32 roundings of the fused x·a + b and the \

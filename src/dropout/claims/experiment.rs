@@ -246,10 +246,14 @@ fn arm_health(f: &mut Findings, name: &str, a: &Arm, dropout: bool) {
     f.tally(format!("{name}: every loss finite"), finite);
     if dropout {
         f.experiment(
-            format!(
+            Label::from(format!(
                 "{name}: the trainer moved the weights (−‖W − W₀‖/‖W₀‖ = −{:.4} below −{MOVED})",
                 a.moved
-            ),
+            ))
+            .markdown(format!(
+                r"{name}: the trainer moved the weights ($-\lVert W - W_0 \rVert / \lVert W_0 \rVert = -{:.4}$ below $-{MOVED}$)",
+                a.moved
+            )),
             -a.moved,
             -MOVED,
             "an untrained network does not move",
@@ -320,6 +324,7 @@ pub(super) fn exp_drop_overfit() -> Claim {
         ],
         |arm, ctx| overfit_replicate(arm, ctx, &SETUP),
     )
+    .typeset(r"on two noisy circles (40 training points, 20% label noise), a 2-16-16-1 tanh network trained by full-batch GD (600 steps, rate $0.5$) has a lower test log-loss (1000 fresh test points) with inverted dropout (keep $p = 0.5$) than without: decided by a sign test over independent replicates (fresh data, initial weights and masks each)")
 }
 
 /// One replicate: margin = test log-loss without dropout − with dropout.
@@ -398,6 +403,7 @@ pub(super) fn exp_drop_wsi() -> Claim {
         ],
         |arm, ctx| wsi_replicate(arm, ctx, &SETUP),
     )
+    .typeset(r"for a network trained with dropout as in EXP-DROP-OVERFIT ($p = 0.5$), the weight-scaled output is nearer the normalised geometric mean $G/(G + G')$ of 500 sampled sub-networks than their arithmetic mean, on average over 64 fresh inputs: decided by a sign test over independent replicates; each replicate also checks that the NWGM it computes is exact for a single sigmoid layer (all $2^{10}$ masks)")
 }
 
 /// G/(G + G') from ln G and ln G', or G alone for the broken control.
@@ -466,10 +472,15 @@ fn wsi_replicate(arm: Option<WsiArm>, ctx: &Ctx, setup: &Setup) -> Trial {
         format!("gaps {to_geo}, {to_arith}")
     });
     f.tally(
-        format!(
+        Label::from(format!(
             "Monte Carlo gaps finite: mean |ws − NWGM| = {to_geo:.4e}, mean |ws − AM| = \
              {to_arith:.4e}"
-        ),
+        ))
+        .markdown(format!(
+            r"Monte Carlo gaps finite: mean $\lvert \text{{ws}} - \text{{NWGM}} \rvert = {}$, mean $\lvert \text{{ws}} - \text{{AM}} \rvert = {}$",
+            crate::report::book::num(to_geo, 4),
+            crate::report::book::num(to_arith, 4)
+        )),
         finite,
     );
     Trial::new(to_arith - to_geo, f)

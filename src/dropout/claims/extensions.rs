@@ -88,11 +88,12 @@ pub(super) fn ext_drop_var() -> Claim {
             }
             let (worst, n) = worst_gap(pairs);
             let mut f = Findings::default();
-            f.bound("Var by enumeration (one unit; 2^10 masks of the next pre-activation) = the formulas", worst, 1e-10, n, LONG_SUM_WHY);
+            f.bound(Label::from("Var by enumeration (one unit; 2^10 masks of the next pre-activation) = the formulas").markdown(r"Var by enumeration (one unit; $2^{10}$ masks of the next pre-activation) = the formulas"), worst, 1e-10, n, LONG_SUM_WHY);
             kernel_moments(&mut f, ctx, p, ratio(p), bug);
             f
         },
     )
+    .typeset(r"standard dropout $y = r x$ has $\mathbb{E} = p x$, $\mathrm{Var} = p(1-p)\, x^2$; inverted $y = r x/p$ has $\mathbb{E} = x$, $\mathrm{Var} = x^2 (1-p)/p$; the next pre-activation $\sum W_j r_j x_j/p$ has variance $(1-p)/p \cdot \sum W_j^2 x_j^2$ given $x$ (exact over all masks; z-tests on the kernel's masks)")
 }
 
 /// The kernel's inverted-dropout masks on 64 units, M draws of a = Σ_j W_j·y_j: mean = Σ W x
@@ -270,12 +271,13 @@ pub(super) fn ext_drop_inv_lr() -> Claim {
                 "the two recursions differ only in rounding (p·w, /p, p²α), a few ulps per step over 20 steps of order-one values (conventions appendix, Tolerances)",
             );
             f.tally(
-                "with the same step α the trajectories differ (> 1e-6 after 20 steps)",
+                Label::from("with the same step α the trajectories differ (> 1e-6 after 20 steps)").markdown(r"with the same step $\alpha$ the trajectories differ ($> 10^{-6}$ after 20 steps)"),
                 apart,
             );
             f
         },
     )
+    .typeset(r"with $w = w'/p$ and shared masks, inverted dropout trained with weight step $\alpha' = p^2 \alpha$ follows exactly the trajectory of standard dropout with step $\alpha$ (biases keep step $\alpha$); with the same step $\alpha$ the two differ (20 SGD steps of a linear unit, $p = 0.8$)")
 }
 
 // ANCHOR_END: ext_drop_inv_lr
@@ -389,7 +391,7 @@ pub(super) fn ext_drop_ridge() -> Claim {
                 LONG_SUM_WHY,
             );
             f.max_error(
-                "strength after w̃ = p·w, from the enumerated loss: (E_R‖y − (R∘X)w̃/p‖² − ‖y − Xw̃‖²)/‖Γw̃‖² = (1−p)/p, p = 0.1 … 0.9 (in units of its rounding bound)",
+                Label::from("strength after w̃ = p·w, from the enumerated loss: (E_R‖y − (R∘X)w̃/p‖² − ‖y − Xw̃‖²)/‖Γw̃‖² = (1−p)/p, p = 0.1 … 0.9 (in units of its rounding bound)").markdown(r"strength after $\widetilde{w} = p w$, from the enumerated loss: $(\mathbb{E}_R \lVert y - (R \circ X)\widetilde{w}/p \rVert^2 - \lVert y - X\widetilde{w} \rVert^2)/\lVert \Gamma \widetilde{w} \rVert^2 = (1-p)/p$, $p = 0.1, \dots, 0.9$ (in units of its rounding bound)"),
                 &strengths,
                 1.0,
                 "per case: the enumerated loss A sums 4096 non-negative weighted terms \
@@ -397,12 +399,13 @@ pub(super) fn ext_drop_ridge() -> Claim {
                  B)/‖Γw̃‖² with ε = 2u, a factor 2 of room",
             );
             f.tally(
-                "the measured strength falls monotonically on p = 0.1, 0.2, …, 0.9",
+                Label::from("the measured strength falls monotonically on p = 0.1, 0.2, …, 0.9").markdown(r"the measured strength falls monotonically on $p = 0.1, 0.2, \dots, 0.9$"),
                 monotone,
             );
             f
         },
     )
+    .typeset(r"linear regression with dropout on the inputs is ridge regression in expectation: $\mathbb{E}_R \lVert y - (R \circ X)w \rVert^2 = \lVert y - pXw \rVert^2 + p(1-p) \lVert \Gamma w \rVert^2$, $\Gamma = \mathrm{diag}(X^\top X)^{1/2}$ (all $2^{12}$ masks, $N = 4$, $d = 3$, $p = 0.7$); with $\widetilde{w} = p w$ the strength, measured from the enumerated loss, is $(1-p)/p$ and falls monotonically in $p$")
 }
 
 // ANCHOR_END: ext_drop_ridge
@@ -452,7 +455,8 @@ pub(super) fn ext_drop_nwgm() -> Claim {
             let (worst, n) = worst_gap(pairs);
             let mut f = Findings::default();
             f.bound(
-                format!("σ(E_r z_r) = G/(G + G') over all 2^{d} masks"),
+                Label::from(format!("σ(E_r z_r) = G/(G + G') over all 2^{d} masks"))
+                    .markdown(format!(r"$\sigma(\mathbb{{E}}_r z_r) = G/(G + G')$ over all $2^{{{d}}}$ masks")),
                 worst,
                 1e-10,
                 n,
@@ -465,6 +469,7 @@ pub(super) fn ext_drop_nwgm() -> Claim {
             f
         },
     )
+    .typeset(r"for a sigmoid unit with dropout on its $d$ inputs, the weight-scaled output $\sigma(\sum p\, w_j x_j + b)$ equals the normalised weighted geometric mean $G/(G + G')$ of the $2^d$ sub-networks' outputs exactly, and differs from their arithmetic mean (enumeration, $p = 0.8$)")
 }
 
 // ANCHOR_END: ext_drop_nwgm

@@ -2,7 +2,7 @@
 //! both run on the SIMD kernel's own masks.
 
 use super::{ROOM, bonferroni, dropout, keep};
-use crate::claims::{Claim, Ctx, Findings, Planted, PostVerdict, Power, Tally};
+use crate::claims::{Claim, Ctx, Findings, Label, Planted, PostVerdict, Power, Tally};
 use crate::dropout::{Dropout, KeepProb, Mask, MaskStream, Scaling};
 use crate::stats::TestOutcome;
 use crate::stats::{ALPHA, binomial, chi_square_gof, chi_square_sf};
@@ -65,9 +65,12 @@ pub(super) fn drop_p() -> Claim {
                 // (√(p(1−p)/N) ≥ 6.9e-5 for these p), which moves α by a negligible amount.
                 let effect = (2.0 * pf - 1.0).abs() * (n as f64 / (pf * (1.0 - pf))).sqrt();
                 f.test(
-                    format!(
+                    Label::from(format!(
                         "kernel's kept count at p = {p}: Binomial(N, p), the factor prediction uses"
-                    ),
+                    ))
+                    .markdown(format!(
+                        r"kernel's kept count at $p = {p}$: $\mathrm{{Binomial}}(N, p)$, the factor prediction uses"
+                    )),
                     binomial(k, n as u64, pf).expect("valid counts"),
                     ALPHA,
                     super::z_power(effect, "the drop reading (mean N(1−p))"),
@@ -78,6 +81,7 @@ pub(super) fn drop_p() -> Claim {
             f
         },
     )
+    .typeset(r"$p$ is the keep probability throughout (C6): each unit is kept with probability $p$ and dropped with $1 - p$ in training, the same $p$ that scales the weights at prediction; the kernel's kept count at $p \in \{0.8, 0.3, 0.95, 0.05\}$ is $\mathrm{Binomial}(N, p)$; $p \notin (0, 1]$ is a typed error and $p = 1$ is the identity")
 }
 
 /// p ∉ (0, 1] and drop rates ∉ [0, 1) are refused; the drop-rate constructor says 1 − rate.
@@ -112,7 +116,7 @@ fn typed_errors(f: &mut Findings) {
         format!("from_drop_rate(0.2) = {from_rate:?}")
     });
     f.tally(
-        "p ∉ (0, 1] (and rate ∉ [0, 1)) is a typed error; rate q gives p = 1 − q",
+        Label::from("p ∉ (0, 1] (and rate ∉ [0, 1)) is a typed error; rate q gives p = 1 − q").markdown(r"$p \notin (0, 1]$ (and rate $\notin [0, 1)$) is a typed error; rate $q$ gives $p = 1 - q$"),
         t,
     );
 }
@@ -139,7 +143,11 @@ fn identity_at_one(f: &mut Findings, ctx: &Ctx) {
             });
         }
     }
-    f.tally("p = 1 is the identity: all kept, y = x bit for bit", t);
+    f.tally(
+        Label::from("p = 1 is the identity: all kept, y = x bit for bit")
+            .markdown(r"$p = 1$ is the identity: all kept, $y = x$ bit for bit"),
+        t,
+    );
 }
 
 // ANCHOR_END: drop_p
@@ -236,6 +244,7 @@ pub(super) fn drop_mask() -> Claim {
             f
         },
     )
+    .typeset(r"masks are drawn i.i.d. per unit and per training example, and afresh every step (not once per mini-batch): no two examples share a mask, a fixed example's mask changes between steps, and mask bits are independent across units, examples, steps, neighbouring SIMD lanes and lane-block boundaries (kernel masks, $p = 0.8$)")
 }
 
 /// No two examples share a mask within a step, and example 0's mask changes every step.
@@ -372,11 +381,16 @@ fn independence(f: &mut Findings, masks: &[Mask], bug: Option<MaskBug>) {
     let critical = chi_square_critical(3.0, ALPHA / tables.len() as f64);
     let certain = lower > critical;
     f.test(
-        format!(
+        Label::from(format!(
             "independence of mask bits: χ² of 25 tables of disjoint pairs (units, lanes, lane \
              blocks, examples, steps), worst at {}",
             names[worst]
-        ),
+        ))
+        .markdown(format!(
+            "independence of mask bits: $\\chi^2$ of 25 tables of disjoint pairs (units, lanes, \
+             lane blocks, examples, steps), worst at {}",
+            names[worst]
+        )),
         bonferroni(&tables, "χ² independence, Bonferroni over 25 tables"),
         ALPHA,
         Power::new(

@@ -83,11 +83,11 @@ pub(super) fn reg_l0() -> Claim {
             }
             let mut f = Findings::default();
             f.tally(
-                "‖w‖₀ counts every non-zero entry (down to subnormals 5e-324)",
+                Label::from("‖w‖₀ counts every non-zero entry (down to subnormals 5e-324)").markdown(r"$\lVert w \rVert_0$ counts every non-zero entry (down to subnormals $5 \times 10^{-324}$)"),
                 count,
             );
-            f.tally("‖a·w‖₀ = ‖w‖₀ for a ∈ [1, 2), so homogeneity (|a|·‖w‖₀) fails for every w ≠ 0, a ≠ 1", homog);
-            f.tally("triangle inequality ‖x + y‖₀ ≤ ‖x‖₀ + ‖y‖₀", tri);
+            f.tally(Label::from("‖a·w‖₀ = ‖w‖₀ for a ∈ [1, 2), so homogeneity (|a|·‖w‖₀) fails for every w ≠ 0, a ≠ 1").markdown(r"$\lVert a w \rVert_0 = \lVert w \rVert_0$ for $a \in [1, 2)$, so homogeneity ($\lvert a \rvert\, \lVert w \rVert_0$) fails for every $w \ne 0$, $a \ne 1$"), homog);
+            f.tally(Label::from("triangle inequality ‖x + y‖₀ ≤ ‖x‖₀ + ‖y‖₀").markdown(r"triangle inequality $\lVert x + y \rVert_0 \le \lVert x \rVert_0 + \lVert y \rVert_0$"), tri);
             f.tally(
                 "f32 kernel counts every non-zero f32 (subnormals included)",
                 kernel,
@@ -96,6 +96,7 @@ pub(super) fn reg_l0() -> Claim {
             f
         },
     )
+    .typeset(r"$\lVert w \rVert_0 = \#\{j : w_j \ne 0\}$ counts every non-zero, however small; it is not a norm ($\lVert a w \rVert_0 = \lVert w \rVert_0 \ne \lvert a \rvert\, \lVert w \rVert_0$), satisfies the triangle inequality, and equals $\lim_{q \to 0^+} \sum \lvert w_j \rvert^q$ (f64 spec and f32 kernel)")
 }
 
 /// Σ|w_j|^q → ‖w‖₀ as q → 0⁺ on entries with 1e-3 ≤ |w_j| ≤ 1e3 (plus exact zeros):
@@ -121,7 +122,7 @@ fn lq_limit(f: &mut Findings, ctx: &Ctx, l0: &dyn Fn(&[f64]) -> usize) {
         cases += 1;
     }
     f.bound(
-        "Σ|w_j|^q → ‖w‖₀ at q = 1e-6, 1e-3 ≤ |w_j| ≤ 1e3 (in units of the bound n·(e^{q ln 1e3} − 1))",
+        Label::from("Σ|w_j|^q → ‖w‖₀ at q = 1e-6, 1e-3 ≤ |w_j| ≤ 1e3 (in units of the bound n·(e^{q ln 1e3} − 1))").markdown(r"$\sum \lvert w_j \rvert^q \to \lVert w \rVert_0$ at $q = 10^{-6}$, $10^{-3} \le \lvert w_j \rvert \le 10^3$ (in units of the bound $n (e^{q \ln 10^3} - 1)$)"),
         worst,
         1.0,
         cases,
@@ -212,10 +213,14 @@ pub(super) fn reg_l1() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                format!(
+                Label::from(format!(
                     "prox = argmin ½(u − w)² + t|u| (bisection), worst at w = {:.4}",
                     argmin.at
-                ),
+                ))
+                .markdown(format!(
+                    r"prox $= \operatorname{{argmin}}_u \frac12 (u - w)^2 + t \lvert u \rvert$ (bisection), worst at $w = {:.4}$",
+                    argmin.at
+                )),
                 &argmin,
                 1e-9,
                 "the bisection brackets the minimiser to an ulp of |w| ≤ 3 and S_t rounds once, so the \
@@ -231,15 +236,15 @@ pub(super) fn reg_l1() -> Claim {
             sub.check(grad(0.0, 1.0) == 0.0, || {
                 format!("subgradient at 0 = {}", grad(0.0, 1.0))
             });
-            f.tally("subgradient convention: 0 at w = 0", sub);
+            f.tally(Label::from("subgradient convention: 0 at w = 0").markdown(r"subgradient convention: $0$ at $w = 0$"), sub);
             f.max_error(
-                "λ·sign(w) against finite differences of λ|w|, |w| ≥ 1e-3",
+                Label::from("λ·sign(w) against finite differences of λ|w|, |w| ≥ 1e-3").markdown(r"$\lambda \operatorname{sign}(w)$ against finite differences of $\lambda \lvert w \rvert$, $\lvert w \rvert \ge 10^{-3}$"),
                 &fd,
                 1.0,
                 gradcheck::WHY,
             );
             f.tally(
-                "f32 kernel = the spec rounded once to f32 (w − t is exact or correctly rounded)",
+                Label::from("f32 kernel = the spec rounded once to f32 (w − t is exact or correctly rounded)").markdown(r"f32 kernel = the spec rounded once to f32 ($w - t$ is exact or correctly rounded)"),
                 kernel,
             );
             let mut typed = Tally::default();
@@ -247,10 +252,11 @@ pub(super) fn reg_l1() -> Claim {
                 fast::soft_threshold_in_place(&mut [1.0], -0.1).is_err(),
                 || "t < 0 accepted".into(),
             );
-            f.tally("t < 0 is a typed error", typed);
+            f.tally(Label::from("t < 0 is a typed error").markdown(r"$t < 0$ is a typed error"), typed);
             f
         },
     )
+    .typeset(r"$\lambda \lVert w \rVert_1$ has subgradient $\lambda \operatorname{sign}(w)$ ($0$ at $w = 0$) and proximal step $S_t(w) = \operatorname{sign}(w) \max(\lvert w \rvert - t, 0) = \operatorname{argmin}_u \frac12 (u - w)^2 + t \lvert u \rvert$, which sets $\lvert w \rvert \le t$ to exactly 0 (f64 spec; the f32 kernel rounds the spec once)")
 }
 
 // ANCHOR_END: reg_l1
@@ -331,6 +337,7 @@ pub(super) fn reg_l2() -> Claim {
             f
         },
     )
+    .typeset(r"$(\lambda/2) \lVert w \rVert^2$ has gradient $\lambda w$, and one SGD step on $\ell + (\lambda/2) \lVert w \rVert^2$ is exactly weight decay, $w \leftarrow (1 - \alpha\lambda) w - \alpha \nabla\ell$; biases are not decayed (f64 spec; the f32 layer step)")
 }
 
 /// The f32 layer step: weights decayed (within f32 rounding of the spec), biases not.
@@ -496,25 +503,26 @@ pub(super) fn reg_maxnorm() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                "every column norm ≤ c(1 + 1e-12) after projection (as ‖w‖/c − 1)",
+                Label::from("every column norm ≤ c(1 + 1e-12) after projection (as ‖w‖/c − 1)").markdown(r"every column norm $\le c(1 + 10^{-12})$ after projection (as $\lVert w \rVert / c - 1$)"),
                 &norms,
                 1e-12,
                 "a few roundings of c/‖w‖ and the products: the identity tolerance (conventions \
                  appendix, Tolerances)",
             );
             f.tally("columns already inside the ball are bit-identical", inside);
-            f.max_error("columns outside land on the sphere: |‖w‖ − c|/c", &sphere, 1e-14, "the rescaled norm carries ≤ 8 roundings of ε = 2.2e-16 (sum of 7 squares, sqrt, quotient, products)");
+            f.max_error(Label::from("columns outside land on the sphere: |‖w‖ − c|/c").markdown(r"columns outside land on the sphere: $\lvert \lVert w \rVert - c \rvert / c$"), &sphere, 1e-14, "the rescaled norm carries ≤ 8 roundings of ε = 2.2e-16 (sum of 7 squares, sqrt, quotient, products)");
             f.max_error(
                 Label::from("directions kept: |w_new − (‖w_new‖/‖w‖)·w|").markdown(r"directions kept: $\lvert w_{\text{new}} - (\lVert w_{\text{new}} \rVert / \lVert w \rVert)\, w \rvert$"),
                 &dir,
                 1e-14,
                 "entries ≤ 2 and a few roundings each",
             );
-            f.max_error("idempotent: projecting twice moves nothing (max |Δw|)", &idem, 1e-15, "a column on the sphere may be rescaled by 1 ± ε once more: entries ≤ 2 move ≤ 2ε·2");
+            f.max_error(Label::from("idempotent: projecting twice moves nothing (max |Δw|)").markdown(r"idempotent: projecting twice moves nothing ($\max \lvert \Delta w \rvert$)"), &idem, 1e-15, "a column on the sphere may be rescaled by 1 ± ε once more: entries ≤ 2 move ≤ 2ε·2");
             kernel(&mut f, ctx);
             f
         },
     )
+    .typeset(r"the max-norm constraint keeps each hidden unit's incoming weight vector (column $k$ of the $J \times K$ matrix $W$, C2) in $\lVert w_{\cdot,k} \rVert_2 \le c$ by projection after each update: columns outside land on the sphere, columns inside are untouched bit for bit, the projection is idempotent and keeps directions (f64 spec; f32 kernel within its rounding)")
 }
 
 /// The f32 kernel: norms ≤ c(1 + 3u) (u = 2^-24: rounding of c/‖w‖ and of each product),
@@ -548,7 +556,8 @@ fn kernel(f: &mut Findings, ctx: &Ctx) {
         }
     }
     f.max_error(
-        "f32 kernel: column norms ≤ c(1 + 3u)",
+        Label::from("f32 kernel: column norms ≤ c(1 + 3u)")
+            .markdown(r"f32 kernel: column norms $\le c(1 + 3u)$"),
         &norms,
         3.0 * 2f64.powi(-24),
         "c/‖w‖ rounded to f32 (u) and each product rounded (u): (1 + u)² < 1 + 3u",

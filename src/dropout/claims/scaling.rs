@@ -129,7 +129,8 @@ pub(super) fn drop_scale() -> Claim {
             let (worst, n) = worst_gap(pairs);
             let mut f = Findings::default();
             f.bound(
-                format!("E_r[W2ᵀ(r∘O) + b2] = (pW2)ᵀO + b2 over all 2^{j} masks (σ hidden layer)"),
+                Label::from(format!("E_r[W2ᵀ(r∘O) + b2] = (pW2)ᵀO + b2 over all 2^{j} masks (σ hidden layer)"))
+                    .markdown(format!(r"$\mathbb{{E}}_r[W_2^\top (r \circ O) + b_2] = (p W_2)^\top O + b_2$ over all $2^{{{j}}}$ masks ($\sigma$ hidden layer)")),
                 worst,
                 1e-10,
                 n,
@@ -139,6 +140,7 @@ pub(super) fn drop_scale() -> Claim {
             f
         },
     )
+    .typeset(r"at prediction, multiply the outgoing weights of every unit that had dropout by its keep probability $p$ (not the biases, not the incoming weights): the next layer's test-time pre-activation then equals the expectation over masks of its training-time one, exactly (enumeration of all $2^J$ masks, and a z-test of the kernel's masks on $J = 1000$)")
 }
 
 /// The kernel's standard-dropout masks on a layer of 1000 σ outputs, M draws: the mean of
@@ -229,9 +231,12 @@ fn kernel_mean(f: &mut Findings, ctx: &Ctx, bug: Option<ScaleBug>) {
         }
     };
     f.test(
-        format!(
+        Label::from(format!(
             "kernel masks, J = {units}: mean of W2ᵀ(r∘O) + b over {draws} draws = test-time value"
-        ),
+        ))
+        .markdown(format!(
+            r"kernel masks, $J = {units}$: mean of $W_2^\top (r \circ O) + b$ over {draws} draws = test-time value"
+        )),
         z_test_mean(&m, test_value(bug), variance).expect("positive variance"),
         ALPHA,
         power,
@@ -349,15 +354,21 @@ pub(super) fn drop_expect() -> Claim {
             let mean_gap = gaps.iter().sum::<f64>() / gaps.len() as f64;
             let max_gap = gaps.iter().fold(0.0f64, |a, &b| a.max(b));
             f.tally(
-                format!(
+                Label::from(format!(
                     "tanh network: |E_r[ŷ] − ŷ_scaled| > 1e-9 on every random network \
                      (mean gap {mean_gap:.3e}, max {max_gap:.3e}; rounding is ~1e-15)"
-                ),
+                ))
+                .markdown(format!(
+                    r"tanh network: $\lvert \mathbb{{E}}_r[\hat y] - \hat y_{{\text{{scaled}}}} \rvert > 10^{{-9}}$ on every random network (mean gap ${}$, max ${}$; rounding is $\sim 10^{{-15}}$)",
+                    crate::report::book::num(mean_gap, 3),
+                    crate::report::book::num(max_gap, 3)
+                )),
                 jensen,
             );
             f
         },
     )
+    .typeset(r#""in expectation each unit takes part $p$ times" holds exactly for the next layer's pre-activation and for a linear network's output, $\mathbb{E}_r[\hat y] = \hat y_{\text{scaled}}$; for a non-linear network the weight-scaled output differs from the mean over sub-networks (Jensen: non-zero gap for every random tanh network)"#)
 }
 
 // ANCHOR_END: drop_expect
@@ -449,7 +460,7 @@ pub(super) fn drop_inverted() -> Claim {
             let mut f = Findings::default();
             let (worst, n) = worst_gap(trained);
             f.bound(
-                "training, shared masks: standard (w) = inverted (w' = p·w, r∘O/p)",
+                Label::from("training, shared masks: standard (w) = inverted (w' = p·w, r∘O/p)").markdown(r"training, shared masks: standard ($w$) = inverted ($w' = p w$, $r \circ O/p$)"),
                 worst,
                 IDENTITY_TOL,
                 n,
@@ -457,7 +468,7 @@ pub(super) fn drop_inverted() -> Claim {
             );
             let (worst, n) = worst_gap(tested);
             f.bound(
-                "prediction: standard (p·w) = inverted (w' as is)",
+                Label::from("prediction: standard (p·w) = inverted (w' as is)").markdown(r"prediction: standard ($p w$) = inverted ($w'$ as is)"),
                 worst,
                 IDENTITY_TOL,
                 n,
@@ -465,7 +476,7 @@ pub(super) fn drop_inverted() -> Claim {
             );
             let (worst, n) = worst_gap(expected);
             f.bound(
-                "E_r[inverted pre-activation] = undropped pre-activation (2^10 masks)",
+                Label::from("E_r[inverted pre-activation] = undropped pre-activation (2^10 masks)").markdown(r"$\mathbb{E}_r[\text{inverted pre-activation}]$ = undropped pre-activation ($2^{10}$ masks)"),
                 worst,
                 1e-10,
                 n,
@@ -476,6 +487,7 @@ pub(super) fn drop_inverted() -> Claim {
             f
         },
     )
+    .typeset(r"inverted dropout — kept units scaled by $1/p$ in training, weights $w' = p w$ used as they are at prediction — has the same training-time outputs (shared masks) and test-time outputs as standard dropout, and $\mathbb{E}_r$ of its pre-activation is the undropped one; the f32 kernel's output equals the literal $r x/p$ given the same mask; $p = 0$ is a typed error")
 }
 
 /// The kernel's inverted-dropout masks on a layer of 1000 σ outputs, M draws: the mean of
@@ -553,7 +565,8 @@ fn inverted_kernel_mean(f: &mut Findings, ctx: &Ctx, train: f64, bug: Option<Inv
         .expect("variants"),
     };
     f.test(
-        format!("kernel masks, J = {units}: mean inverted pre-activation over {draws} draws = the undropped one"),
+        Label::from(format!("kernel masks, J = {units}: mean inverted pre-activation over {draws} draws = the undropped one"))
+            .markdown(format!("kernel masks, $J = {units}$: mean inverted pre-activation over {draws} draws = the undropped one")),
         z_test_mean(&m, undropped, variance).expect("positive variance"),
         ALPHA,
         power,
@@ -597,7 +610,10 @@ fn kernel_matches_literal(f: &mut Findings, ctx: &Ctx) {
     // y = x·fl(1/p): two f32 roundings (of 1/p and of the product), each ≤ u = 2^-24
     // relative, so |y − x/p| ≤ (2u + u²)·|x/p|; standard dropout (factor 1) is exact.
     f.bound(
-        "f32 kernel = literal r·x/p (and r·x) given its own mask, lengths 1..4099",
+        Label::from("f32 kernel = literal r·x/p (and r·x) given its own mask, lengths 1..4099")
+            .markdown(
+                r"f32 kernel = literal $r x/p$ (and $r x$) given its own mask, lengths 1 to 4099",
+            ),
         worst,
         2.0f64.powi(-23) * (1.0 + 2.0f64.powi(-24)),
         cases,
@@ -607,7 +623,11 @@ fn kernel_matches_literal(f: &mut Findings, ctx: &Ctx) {
     t.check(crate::dropout::KeepProb::new(0.0).is_err(), || {
         "p = 0 accepted".into()
     });
-    f.tally("p = 0 (a division by zero in 1/p) is a typed error", t);
+    f.tally(
+        Label::from("p = 0 (a division by zero in 1/p) is a typed error")
+            .markdown(r"$p = 0$ (a division by zero in $1/p$) is a typed error"),
+        t,
+    );
 }
 
 // ANCHOR_END: drop_inverted

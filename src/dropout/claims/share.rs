@@ -13,7 +13,7 @@ use rand::Rng;
 use super::{ROOM, dropout, uniform};
 use crate::activation::Activation;
 use crate::backprop::{Dense, Gradients};
-use crate::claims::{Claim, Ctx, Findings, Planted, PostVerdict, Tally};
+use crate::claims::{Claim, Ctx, Findings, Label, Planted, PostVerdict, Tally};
 use crate::dropout::{DropoutNetwork, Loss, Mask, MaskStream, Scaling};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -198,7 +198,7 @@ pub(super) fn drop_share() -> Claim {
                 }
             }
             let mut f = Findings::default();
-            f.tally("dropped unit, single case: incoming column, bias and outgoing row of ∂L/∂W are exactly 0.0", zeros);
+            f.tally(Label::from("dropped unit, single case: incoming column, bias and outgoing row of ∂L/∂W are exactly 0.0").markdown(r"dropped unit, single case: incoming column, bias and outgoing row of $\partial L/\partial W$ are exactly 0.0"), zeros);
             // The non-vacuity check, conditioned on the masks: a kept unit with a non-zero
             // input (some kept unit upstream, or the input layer) and a kept unit downstream
             // (or the output) gets a non-zero incoming gradient from correct code unless
@@ -233,7 +233,7 @@ pub(super) fn drop_share() -> Claim {
                 ),
             );
             f.bound(
-                "batch of 8: ∂L/∂W = Σ over cases of their own gradients (in units of u·scale)",
+                Label::from("batch of 8: ∂L/∂W = Σ over cases of their own gradients (in units of u·scale)").markdown(r"batch of 8: $\partial L/\partial W = \sum$ over cases of their own gradients (in units of $u \cdot \text{scale}$)"),
                 worst,
                 82.0,
                 sums,
@@ -246,6 +246,7 @@ pub(super) fn drop_share() -> Claim {
             f
         },
     )
+    .typeset(r"for a training case in which a unit is dropped, its outgoing weights AND its incoming weights and bias get exactly zero gradient (the post names only the outgoing ones); with a batch, each parameter's gradient is the sum over the cases that used it (f32 network from the backprop module's layers, inverted dropout $p = 0.7$)")
 }
 
 /// The masks the network draws for this batch (one per hidden layer).

@@ -67,7 +67,7 @@ pub(super) fn drop_entropy() -> Claim {
             let ln2 = std::f64::consts::LN_2;
             let mut f = Findings::default();
             f.bound(
-                "|H(1/2) − ln 2|",
+                Label::from("|H(1/2) − ln 2|").markdown(r"$\lvert H(1/2) - \ln 2 \rvert$"),
                 (h(0.5) - ln2).abs(),
                 1e-15,
                 1,
@@ -83,9 +83,9 @@ pub(super) fn drop_entropy() -> Claim {
                 below.check(h(p) < h(0.5), || format!("H({p}) = {} ≥ H(1/2)", h(p)));
                 sym = sym.max((h(p) - h(1.0 - p)).abs());
             }
-            f.tally("H(p) < H(1/2) for p = 0.001 … 0.999, p ≠ 1/2", below);
+            f.tally(Label::from("H(p) < H(1/2) for p = 0.001 … 0.999, p ≠ 1/2").markdown(r"$H(p) < H(1/2)$ for $p = 0.001, \dots, 0.999$, $p \ne 1/2$"), below);
             f.bound(
-                "|H(p) − H(1 − p)| on that grid",
+                Label::from("|H(p) − H(1 − p)| on that grid").markdown(r"$\lvert H(p) - H(1 - p) \rvert$ on that grid"),
                 sym,
                 1e-15,
                 fine.len() as u64,
@@ -93,7 +93,7 @@ pub(super) fn drop_entropy() -> Claim {
             );
             let h_prime = crate::claims::gradcheck::central_difference(h, 0.5);
             f.bound(
-                "|H'(1/2)| (central difference)",
+                Label::from("|H'(1/2)| (central difference)").markdown(r"$\lvert H'(1/2) \rvert$ (central difference)"),
                 h_prime.abs(),
                 1e-9,
                 1,
@@ -119,6 +119,7 @@ pub(super) fn drop_entropy() -> Claim {
             f
         },
     )
+    .typeset(r"the mask entry's entropy $H(p) = -p \ln p - (1-p) \ln(1-p)$ has its unique maximum $\ln 2$ at $p = 1/2$ ($H' = 0$ there), is symmetric in $p \leftrightarrow 1-p$, and $n$ units carry $n H(p) \le n \ln 2$ nats (exact over all $2^{10}$ masks; plug-in entropy of the kernel's masks, z-test)")
 }
 
 /// The plug-in (Miller–Madow corrected) entropy of 4-unit masks drawn by the kernel at
@@ -164,7 +165,8 @@ fn plug_in(
         ),
     };
     f.test(
-        "plug-in entropy of the kernel's 4-unit masks (p = 0.8) = 4·H(p)",
+        Label::from("plug-in entropy of the kernel's 4-unit masks (p = 0.8) = 4·H(p)")
+            .markdown(r"plug-in entropy of the kernel's 4-unit masks ($p = 0.8$) $= 4 H(p)$"),
         z_test(plug, joint(units, p), se, draws as u64).expect("positive standard error"),
         ALPHA,
         power,
@@ -284,10 +286,10 @@ pub(super) fn drop_nstruct() -> Claim {
                 );
             }
             f.tally(
-                "(a) 2^{nH₂}, (b) E_T and (c) C(n, round(np)) peak at p = 1/2 on the grid",
+                Label::from("(a) 2^{nH₂}, (b) E_T and (c) C(n, round(np)) peak at p = 1/2 on the grid").markdown(r"(a) $2^{n H_2}$, (b) $E_T$ and (c) $\binom{n}{\mathrm{round}(np)}$ peak at $p = 1/2$ on the grid"),
                 peaks,
             );
-            f.bound("symmetry p ↔ 1 − p of (a) and (b) on the grid", asym, 1e-12, 99, "1 − (1 − p) differs from p by an ulp; powers and sums of ≤ 11 terms (conventions appendix, Tolerances)");
+            f.bound(Label::from("symmetry p ↔ 1 − p of (a) and (b) on the grid").markdown(r"symmetry $p \leftrightarrow 1 - p$ of (a) and (b) on the grid"), asym, 1e-12, 99, "1 − (1 − p) differs from p by an ulp; powers and sums of ≤ 11 terms (conventions appendix, Tolerances)");
             distinct_counts(&mut f, ctx, &e_t, bug);
             if bug.is_none() {
                 f.figures.push(structures_plot());
@@ -295,6 +297,7 @@ pub(super) fn drop_nstruct() -> Claim {
             f
         },
     )
+    .typeset(r"the number of possible sub-networks is $2^n$ for every $p \in (0, 1)$; what $p = 1/2$ maximises (symmetric in $p \leftrightarrow 1-p$) is (a) the effective number $2^{n H_2(p)}$, (b) the expected number of distinct masks in $T$ draws, $E_T(p) = \sum_k \binom{n}{k}[1 - (1 - p^k (1-p)^{n-k})^T]$, argmax $0.5$ for $(n, T) = (4, 10), (6, 50), (10, 500)$, and (c) the largest shell $\binom{n}{\mathrm{round}(np)}$; $E_T$ checked against the kernel's masks (z-test)")
 }
 
 /// The number of distinct masks among T kernel draws, over R replicates, against E_T(p),
@@ -338,7 +341,8 @@ fn distinct_counts(
         _ => super::z_power(effect, "exponent T − 1"),
     };
     f.test(
-        format!("kernel masks: mean distinct masks in T = 10 draws of 4 units (p = 0.8), {reps} replicates = E_T(p)"),
+        Label::from(format!("kernel masks: mean distinct masks in T = 10 draws of 4 units (p = 0.8), {reps} replicates = E_T(p)"))
+            .markdown(format!("kernel masks: mean distinct masks in $T = 10$ draws of 4 units ($p = 0.8$), {reps} replicates $= E_T(p)$")),
         z_test(mean, e_t(n as u64, tf, p), se, reps as u64).expect("positive standard error"),
         ALPHA,
         power,

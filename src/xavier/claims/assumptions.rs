@@ -88,9 +88,16 @@ pub(super) fn xav_assume() -> Claim {
             ];
             let mut f = Findings::default();
             for ((what, t), ratio) in [
-                ("zero biases: Σ IN²/(Var(W)·‖o‖²) ~ χ²_k", t_zero),
                 (
-                    "b ~ N(0, 1/2): Σ IN²/(Var(W)·‖o‖² + Var(b)) ~ χ²_k",
+                    Label::from("zero biases: Σ IN²/(Var(W)·‖o‖²) ~ χ²_k").markdown(
+                        r"zero biases: $\sum IN^2/(\mathrm{Var}(W)\, \lVert o \rVert^2) \sim \chi^2_k$",
+                    ),
+                    t_zero,
+                ),
+                (
+                    Label::from("b ~ N(0, 1/2): Σ IN²/(Var(W)·‖o‖² + Var(b)) ~ χ²_k").markdown(
+                        r"$b \sim N(0, 1/2)$: $\sum IN^2/(\mathrm{Var}(W)\, \lVert o \rVert^2 + \mathrm{Var}(b)) \sim \chi^2_k$",
+                    ),
                     t_random,
                 ),
             ]
@@ -109,6 +116,7 @@ pub(super) fn xav_assume() -> Claim {
             f
         },
     )
+    .typeset(r"Besides zero means the derivation needs (a) weights independent of the layer inputs and across layers, (b) biases constant (zero) at initialisation: a random $b$ adds $\mathrm{Var}(b)$ to $\mathrm{Var}(IN)$ and VAR-SHIFT cannot drop it, (c) $W_i$ independent of $\delta_{i+1}$ (a mean-field approximation, XAV-BWD-VAR). Checked exactly: with zero biases $\mathbb{E}[IN^2] = J\, \mathrm{Var}(W)\, \mathbb{E}[O^2]$; with $b \sim N(0, s^2)$ it is that plus $s^2$")
 }
 
 // ANCHOR_END: xav_assume
@@ -215,13 +223,19 @@ pub(super) fn xav_actcond() -> Claim {
                 }
             }
             f.tally(
-                "property table = the catalogue's (5 activations × 4 properties, the last the \
-                 literal reading)",
+                Label::from(
+                    "property table = the catalogue's (5 activations × 4 properties, the last \
+                     the literal reading)",
+                )
+                .markdown(
+                    r"property table = the catalogue's (5 activations $\times$ 4 properties, the last the literal reading)",
+                ),
                 t,
             );
             f
         },
     )
+    .typeset(r#"The condition the derivation uses is $f(0) = 0$ and $f'(0) = 1$ (so $f(x) \approx x$ near 0), plus oddness for $\mathbb{E}[O] = 0$; "$f'(x) \approx 1$" is a typo for $f'(0) = 1$ and, read for all $x$, is false for every activation in the table (computed: $\lvert f' - 1 \rvert > 0.1$ somewhere on $[-3, 3]$). Table: tanh and softsign meet all three; sigmoid none; ReLU and leaky ReLU only $f(0) = 0$ (left derivative $0$ or $\alpha$, not odd)"#)
 }
 
 // ANCHOR_END: xav_actcond
@@ -311,7 +325,7 @@ pub(super) fn xav_relu() -> Claim {
             );
             let quad = spec::gaussian_expectation(|x| act::relu(x).powi(2), 1.0, 0.0);
             f.bound(
-                "E[ReLU(z)²] − 1/2 by quadrature",
+                Label::from("E[ReLU(z)²] − 1/2 by quadrature").markdown(r"$\mathbb{E}[\mathrm{ReLU}(z)^2] - 1/2$ by quadrature"),
                 (quad - 0.5).abs(),
                 1e-10,
                 1,
@@ -324,12 +338,16 @@ pub(super) fn xav_relu() -> Claim {
                 .run(ctx, 1, 16)
                 .trajectory(None, 9, true, &our_map(Activation::Relu, 0.0));
             f.test(
-                format!(
-                    "10 ReLU layers under (20), backprop::Network: ln(E[O_10²]/(2⁻¹⁰·E[x²])) = \
-                     {:.4} (SE {:.4})",
-                    p.dev(),
-                    p.se
-                ),
+                {
+                    let (dev, se) = (p.dev(), p.se);
+                    Label::from(format!(
+                        "10 ReLU layers under (20), backprop::Network: ln(E[O_10²]/(2⁻¹⁰·E[x²])) = \
+                         {dev:.4} (SE {se:.4})"
+                    ))
+                    .markdown(format!(
+                        r"10 ReLU layers under (20), `backprop::Network`: $\ln(\mathbb{{E}}[O_{{10}}^2]/(2^{{-10}}\, \mathbb{{E}}[x^2])) = {dev:.4}$ (SE ${se:.4}$)"
+                    ))
+                },
                 z_outcome(p.dev(), p.se, units(&widths, 1)),
                 ALPHA,
                 Power::none(),
@@ -337,6 +355,7 @@ pub(super) fn xav_relu() -> Claim {
             f
         },
     )
+    .typeset(r"ReLU does not satisfy the condition: it is not odd, $f'(0^-) = 0$, $\mathbb{E}[\mathrm{ReLU}(z)^2] = \mathrm{Var}(z)/2$, so under (20)'s $\mathrm{Var}(W) = 1/J_i$ each ReLU layer halves the second moment ($2^{-10}$ after 10 layers). He et al.'s $\mathrm{Var}(W) = 2/J_i$ (Init::recommended(ReLU)) preserves it")
 }
 
 /// ReLU(Wᵀo)_k² for every output unit k.
@@ -381,14 +400,14 @@ pub(super) fn xav_sigmoid() -> Claim {
             };
             let mut f = Findings::default();
             f.bound(
-                "|σ(0) − 1/2|",
+                Label::from("|σ(0) − 1/2|").markdown(r"$\lvert \sigma(0) - 1/2 \rvert$"),
                 (s(0.0) - 0.5).abs(),
                 0.0,
                 1,
                 "exact: e⁰ = 1",
             );
             f.bound(
-                "|σ'(0) − 1/4|",
+                Label::from("|σ'(0) − 1/4|").markdown(r"$\lvert \sigma'(0) - 1/4 \rvert$"),
                 (ds(0.0) - 0.25).abs(),
                 0.0,
                 1,
@@ -396,7 +415,7 @@ pub(super) fn xav_sigmoid() -> Claim {
             );
             at_least(
                 &mut f,
-                "σ(1) + σ(−1) (0 for an odd f)",
+                Label::from("σ(1) + σ(−1) (0 for an odd f)").markdown(r"$\sigma(1) + \sigma(-1)$ ($0$ for an odd $f$)"),
                 s(1.0) + s(-1.0),
                 0.5,
                 "exact: 1",
@@ -429,7 +448,7 @@ pub(super) fn xav_sigmoid() -> Claim {
             let t = (sum / count as f64).abs();
             let radius = hoeffding_radius(count, 1.0, ALPHA);
             f.test(
-                "mean activation of 10 sigmoid layers under Xavier = 1/2",
+                Label::from("mean activation of 10 sigmoid layers under Xavier = 1/2").markdown(r"mean activation of 10 sigmoid layers under Xavier $= 1/2$"),
                 TestOutcome {
                     test: "Azuma–Hoeffding (mean of bounded martingale differences)",
                     statistic: t,
@@ -454,6 +473,7 @@ pub(super) fn xav_sigmoid() -> Claim {
             f
         },
     )
+    .typeset(r"The derivation does not apply to sigmoid: $\sigma(0) = 1/2$, $\sigma'(0) = 1/4$ and $\sigma$ is not odd. Under Xavier its activations have mean exactly $1/2$ in every layer (the weights' sign symmetry), so the zero-mean premise of VAR-PROD fails")
 }
 
 // ANCHOR_END: xav_sigmoid
@@ -539,7 +559,7 @@ pub(super) fn xav_mean0() -> Claim {
             // The mean square: 1 + shift² under a variant; SE from the sample variance.
             let se2 = (sq.variance_unbiased() / n as f64).sqrt();
             f.test(
-                "E[IN²] = J·Var(W)·E[O²] (standardised mean square 1)",
+                Label::from("E[IN²] = J·Var(W)·E[O²] (standardised mean square 1)").markdown(r"$\mathbb{E}[IN^2] = J\, \mathrm{Var}(W)\, \mathbb{E}[O^2]$ (standardised mean square 1)"),
                 z_test_mean(&sq, 1.0, sq.variance_unbiased()).expect("valid"),
                 ALPHA,
                 // Meant to reject U[0, a] (the bias moves it by 0.9 SE only).
@@ -555,7 +575,7 @@ pub(super) fn xav_mean0() -> Claim {
             let ms = raw.variance_biased() + raw.mean().powi(2);
             at_least(
                 &mut f,
-                "E[IN²] (eq. (18) needs Var(IN) ≪ 1)",
+                Label::from("E[IN²] (eq. (18) needs Var(IN) ≪ 1)").markdown(r"$\mathbb{E}[IN^2]$ (eq. (18) needs $\mathrm{Var}(IN) \ll 1$)"),
                 ms,
                 0.1,
                 "J·Var(W)·E[O²] = 256·(2/384)·(1/2) = 0.67: order one, not small",
@@ -563,6 +583,7 @@ pub(super) fn xav_mean0() -> Claim {
             f
         },
     )
+    .typeset(r#"$\mathbb{E}[IN] = 0$ exactly whenever $W$ is zero-mean and independent of $O$, even for non-zero-mean $O$ (ReLU outputs); but $IN$ is not small: $\mathbb{E}[IN^2] = J\, \mathrm{Var}(W)\, \mathbb{E}[O^2] = O(1)$, so "near 0" in the sense (18) needs does not follow"#)
 }
 
 // ANCHOR_END: xav_mean0

@@ -131,12 +131,15 @@ pub(super) fn xav_21() -> Claim {
                     Goal21Bug::FanIn => w[i + 1] as f64 / w[i] as f64,
                 };
                 f.test(
-                    format!(
-                        "Var(δ_{}) = Var(δ_{}) on the {} shared units: Σ (δ − predicted mean)²/ms(δ_next) ~ χ²",
-                        i + 1,
-                        i + 2,
-                        w[i].min(w[i + 1])
-                    ),
+                    {
+                        let (a, b, shared) = (i + 1, i + 2, w[i].min(w[i + 1]));
+                        Label::from(format!(
+                            "Var(δ_{a}) = Var(δ_{b}) on the {shared} shared units: Σ (δ − predicted mean)²/ms(δ_next) ~ χ²"
+                        ))
+                        .markdown(format!(
+                            r"$\mathrm{{Var}}(\delta_{a}) = \mathrm{{Var}}(\delta_{b})$ on the {shared} shared units: $\sum (\delta - \text{{predicted mean}})^2/\mathrm{{ms}}(\delta_{{\text{{next}}}}) \sim \chi^2$"
+                        ))
+                    },
                     chi_square_sum(ti, k),
                     ALPHA,
                     stated(bug, &[Goal21Bug::Literal, Goal21Bug::FanIn], |b| {
@@ -147,6 +150,7 @@ pub(super) fn xav_21() -> Claim {
             f
         },
     )
+    .typeset(r"The backward goal is $\mathrm{Var}[\partial \ell/\partial IN_i] = \mathrm{Var}[\partial \ell/\partial IN_{i'}]$ (the printed equation lacks the Var): with (22) in a linear network of widths 64-256-32-128 every $\delta_i$ has the variance of $\delta_{i+1}$ ($\chi^2$), while the vectors themselves differ")
 }
 
 // ANCHOR_END: xav_21
@@ -229,6 +233,7 @@ pub(super) fn xav_bwd_rec() -> Claim {
             f
         },
     )
+    .typeset(r"$\delta_{i,j_i} = f'(IN_{i,j_i}) \sum_{j_{i+1}} W_{i,j_i,j_{i+1}}\, \delta_{i+1,j_{i+1}}$ with $\delta := \partial \ell/\partial IN$: $f'$ at layer $i$ (eq. (13) has layer $i+1$ because it recurses on $g = \partial \ell/\partial O$)")
 }
 
 /// The planted slip: Σ_k f'(IN_{i+1,k})·W_{i,j,k}·δ_{i+1,k}.
@@ -351,6 +356,7 @@ pub(super) fn xav_bwd_var() -> Claim {
             f
         },
     )
+    .typeset(r"$\mathrm{Var}(\delta_i) \approx J_{i+1}\, \mathrm{Var}(W_i)\, \mathbb{E}[f'(IN_i)^2]\, \mathrm{Var}(\delta_{i+1})$: the factor is $\mathbb{E}[f'^2]$ ($0.4644$ for $\tanh$ at unit variance), not the printed $\mathrm{Var}(f')$ ($0.0975$); $f'$ is not zero-mean, so VAR-PROD does not apply. Measured on real backward passes of backprop::Network")
 }
 
 fn dense(
@@ -408,10 +414,14 @@ pub(super) fn xav_22() -> Claim {
             let mut f = Findings::default();
             for (i, &(t, k)) in chis.iter().enumerate() {
                 f.test(
-                    format!(
+                    Label::from(format!(
                         "W_{}: Σ δ_i²/(J_{{i+1}}·Var(W_i)·ms(δ_{{i+1}})) ~ χ²",
                         i + 1
-                    ),
+                    ))
+                    .markdown(format!(
+                        r"$W_{}$: $\sum \delta_i^2/(J_{{i+1}}\, \mathrm{{Var}}(W_i)\, \mathrm{{ms}}(\delta_{{i+1}})) \sim \chi^2$",
+                        i + 1
+                    )),
                     chi_square_sum(t, k),
                     ALPHA,
                     // The fan-in variance: gains J_{i+1}/J_i = 4 and 1/8 (CI: k = 3200 and
@@ -424,6 +434,7 @@ pub(super) fn xav_22() -> Claim {
             f
         },
     )
+    .typeset(r"$J_{i+1}\, \mathrm{Var}(W_i) = 1$ is the fan-out condition: on $64 \to 256 \to 32$ linear layers it gives $\mathrm{Var}(\delta_i) = \mathrm{Var}(\delta_{i+1})$ exactly in law ($\chi^2$ on $J_i$ degrees of freedom per replicate)")
 }
 
 // ANCHOR_END: xav_22
@@ -466,12 +477,14 @@ pub(super) fn xav_conflict() -> Claim {
             }
             let mut f = Findings::default();
             f.tally(
-                format!("(20) and (22) agree iff J_i = J_i+1, all pairs up to {top}"),
+                Label::from(format!("(20) and (22) agree iff J_i = J_i+1, all pairs up to {top}"))
+                    .markdown(format!("(20) and (22) agree iff $J_i = J_{{i+1}}$, all pairs up to {top}")),
                 t,
             );
             f
         },
     )
+    .typeset(r"(20) and (22) can both hold iff $J_i = J_{i+1}$: $1/J_i \ne 1/J_{i+1}$ otherwise (every pair of widths checked)")
 }
 
 // ANCHOR_END: xav_conflict
@@ -572,7 +585,8 @@ pub(super) fn xav_hm() -> Claim {
             ];
             for ((t, k), what) in [(fwd[0], "forward gain 0.4"), (bwd[0], "backward gain 1.6")] {
                 f.test(
-                    format!("100 → 400: {what} (χ²)"),
+                    Label::from(format!("100 → 400: {what} (χ²)"))
+                        .markdown(format!(r"$100 \to 400$: {what} ($\chi^2$)")),
                     chi_square_sum(t, k),
                     ALPHA,
                     stated(bug, &variants, |b| {
@@ -583,6 +597,7 @@ pub(super) fn xav_hm() -> Claim {
             f
         },
     )
+    .typeset(r"$\mathrm{Var}(W_i) = 2/(J_i + J_{i+1})$ is the harmonic mean of the two candidate variances $1/J_i$ and $1/J_{i+1}$ (not of the fans); its forward gain $2J_i/(J_i + J_{i+1})$ and backward gain $2J_{i+1}/(J_i + J_{i+1})$ multiply to $\le 1$, $= 1$ iff $J_i = J_{i+1}$; on $100 \to 400$: $0.4$ and $1.6$")
 }
 
 // ANCHOR_END: xav_hm

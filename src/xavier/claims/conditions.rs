@@ -9,7 +9,7 @@ use nalgebra::{DMatrix, DVector};
 use rand_chacha::ChaCha8Rng;
 
 use super::{ROOM, chi_power, chi_square_sum, gaussian, power, stated, stream};
-use crate::claims::{Claim, Findings, Planted, PostVerdict, Power};
+use crate::claims::{Claim, Findings, Label, Planted, PostVerdict, Power};
 use crate::stats::{ALPHA, Moments, z_test_mean};
 use crate::xavier::init::{Distribution, Fans, Init};
 use derivations::xavier as spec;
@@ -69,13 +69,15 @@ pub(super) fn forward_chi(
 /// Records every layer's forward χ² test, with its power against `power_of(layer)`.
 fn record_chi(
     f: &mut Findings,
-    what: &str,
+    what: &Label,
     chis: &[(f64, u64)],
     power_of: impl Fn(usize, u64) -> Power,
 ) {
+    let typeset = what.markdown.as_deref().unwrap_or(&what.plain);
     for (i, &(t, k)) in chis.iter().enumerate() {
         f.test(
-            format!("{what}, W_{}", i + 1),
+            Label::from(format!("{}, W_{}", what.plain, i + 1))
+                .markdown(format!("{typeset}, $W_{}$", i + 1)),
             chi_square_sum(t, k),
             ALPHA,
             power_of(i, k),
@@ -143,7 +145,10 @@ pub(super) fn xav_19() -> Claim {
                 let planted = w[0] as f64 / w[l + 1] as f64;
                 let se = (var / reps as f64).sqrt();
                 f.test(
-                    format!("E[ms(O_{})/ms(x)] = 1", l + 2),
+                    Label::from(format!("E[ms(O_{})/ms(x)] = 1", l + 2)).markdown(format!(
+                        r"$\mathbb{{E}}[\mathrm{{ms}}(O_{})/\mathrm{{ms}}(x)] = 1$",
+                        l + 2
+                    )),
                     z_test_mean(m, 1.0, var).expect("valid"),
                     ALPHA,
                     // At layer 5 the planted gain is 1: nothing to reject there.
@@ -166,6 +171,7 @@ pub(super) fn xav_19() -> Claim {
             f
         },
     )
+    .typeset(r"The forward goal $\mathrm{Var}(O_i) = \mathrm{Var}(O_{i'})$ for all layers is attainable: with (20) in a linear network of widths 64-256-32-128-64, $\mathbb{E}[\mathrm{ms}(O_l)] = \mathrm{ms}(x)$ at every layer $l$")
 }
 
 // ANCHOR_END: xav_19
@@ -236,7 +242,8 @@ pub(super) fn xav_fwd_rec() -> Claim {
             let variants = [RecBug::FanOutInRecursion, RecBug::LecunForXavier];
             record_chi(
                 &mut f,
-                "Gaussian weights: Σ O²/recursion ~ χ²",
+                &Label::from("Gaussian weights: Σ O²/recursion ~ χ²")
+                    .markdown(r"Gaussian weights: $\sum O^2/\text{recursion} \sim \chi^2$"),
                 &chis,
                 |i, k| stated(bug, &variants, |b| chi_power(k, ratio(b, i), "the variant")),
             );
@@ -271,7 +278,11 @@ pub(super) fn xav_fwd_rec() -> Claim {
             for (i, m) in ratio.iter().enumerate() {
                 let se = (2.0 / m.count() as f64).sqrt();
                 f.test(
-                    format!("uniform weights, W_{}: E[O_{{i,k}}²/recursion] = 1", i + 1),
+                    Label::from(format!("uniform weights, W_{}: E[O_{{i,k}}²/recursion] = 1", i + 1))
+                        .markdown(format!(
+                            r"uniform weights, $W_{}$: $\mathbb{{E}}[O_{{i,k}}^2/\text{{recursion}}] = 1$",
+                            i + 1
+                        )),
                     z_test_mean(m, 1.0, m.variance_unbiased()).expect("valid"),
                     ALPHA,
                     stated(bug, &variants, |b| {
@@ -283,6 +294,7 @@ pub(super) fn xav_fwd_rec() -> Claim {
             f
         },
     )
+    .typeset(r"$\mathrm{Var}(O_i) = J_{i-1}\, \mathrm{Var}(W_{i-1})\, \mathrm{Var}(O_{i-1})$ (fan-in $J_{i-1}$), exactly in distribution for Gaussian weights: $\sum_k O_{i,k}^2/(\mathrm{Var}(W)\, \lVert O_{i-1} \rVert^2) \sim \chi^2_{J_i}$; in mean for uniform weights")
 }
 
 // ANCHOR_END: xav_fwd_rec
@@ -358,7 +370,12 @@ pub(super) fn xav_fwd_unroll() -> Claim {
                         .product(),
                 };
                 f.test(
-                    format!("E[ms(O_{})/ms(x)] / Π_l J_l·Var(W_l) = 1", l + 2),
+                    Label::from(format!("E[ms(O_{})/ms(x)] / Π_l J_l·Var(W_l) = 1", l + 2)).markdown(
+                        format!(
+                            r"$\mathbb{{E}}[\mathrm{{ms}}(O_{})/\mathrm{{ms}}(x)] / \prod_l J_l\, \mathrm{{Var}}(W_l) = 1$",
+                            l + 2
+                        ),
+                    ),
                     z_test_mean(m, 1.0, var).expect("valid"),
                     ALPHA,
                     stated(bug, &[UnrollBug::FanOut, UnrollBug::LecunForXavier], |b| {
@@ -370,6 +387,7 @@ pub(super) fn xav_fwd_unroll() -> Claim {
             f
         },
     )
+    .typeset(r"$\mathrm{Var}(O_i) = \mathrm{Var}(x) \prod_{l=1}^{i-1} J_l\, \mathrm{Var}(W_l)$ (Glorot and Bengio's eq. (5)): for linear layers $\mathbb{E}[\mathrm{ms}(O_i)]/\mathrm{ms}(x)$ equals the product exactly")
 }
 
 // ANCHOR_END: xav_fwd_unroll
@@ -409,7 +427,8 @@ pub(super) fn xav_20() -> Claim {
             // The fan-out variance: gains 1/4 and 8 (CI: k = 12800 and 1600, 106 and 31 SE).
             record_chi(
                 &mut f,
-                "gain 1: Σ O_{i+1}²/ms(O_i) ~ χ²",
+                &Label::from("gain 1: Σ O_{i+1}²/ms(O_i) ~ χ²")
+                    .markdown(r"gain 1: $\sum O_{i+1}^2/\mathrm{ms}(O_i) \sim \chi^2$"),
                 &chis,
                 |i, k| {
                     stated(bug, &[Eq20Bug::FanOut], |_| {
@@ -424,6 +443,7 @@ pub(super) fn xav_20() -> Claim {
             f
         },
     )
+    .typeset(r"$J_i\, \mathrm{Var}(W_i) = 1$ ($i = 1, \dots, n$) is the fan-in condition in the post's indexing ($W_i$ maps layer $i$ to layer $i+1$): on $64 \to 256 \to 32$ layers it gives a forward gain of exactly 1 per layer in expectation ($\chi^2$), the fan-out version $1/4$ and $8$")
 }
 
 // ANCHOR_END: xav_20

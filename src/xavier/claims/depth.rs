@@ -72,7 +72,10 @@ pub(super) fn xav_motive() -> Claim {
             // Explosion and vanishing: the gains are (J·Var(W))^10 forward and ^9 backward;
             // the bounds 1e10 are the claim's "explode" and "vanish", tens of log-units from
             // those predictions (printed), whose SE is a fraction of one log-unit.
-            for (std, part, label) in [(1.0, 0, "N(0, 1)"), (0.01, 1, "N(0, 0.01²)")] {
+            for (std, part, label, typeset) in [
+                (1.0, 0, "N(0, 1)", "$N(0, 1)$"),
+                (0.01, 1, "N(0, 0.01²)", "$N(0, 0.01^2)$"),
+            ] {
                 let ((fwd, bwd), _, _) = gains(Init::Normal { std }, part);
                 let per_layer = width as f64 * std * std;
                 let big = per_layer > 1.0;
@@ -80,11 +83,13 @@ pub(super) fn xav_motive() -> Claim {
                     let predicted = per_layer.powi(layers);
                     let why = format!("predicted (J·Var(W))^{layers} = {predicted:.3e}");
                     if big {
-                        let what = format!("{label}, linear: {layers}-layer {dir} gain");
-                        at_least(&mut f, &what, gain, 1e10, &why);
+                        let what = Label::from(format!("{label}, linear: {layers}-layer {dir} gain"))
+                            .markdown(format!("{typeset}, linear: {layers}-layer {dir} gain"));
+                        at_least(&mut f, what, gain, 1e10, &why);
                     } else {
-                        let what = format!("{label}, linear: 1/({layers}-layer {dir} gain)");
-                        at_least(&mut f, &what, 1.0 / gain, 1e10, &why);
+                        let what = Label::from(format!("{label}, linear: 1/({layers}-layer {dir} gain)"))
+                            .markdown(format!(r"{typeset}, linear: $1/(\text{{{layers}-layer {dir} gain}})$"));
+                        at_least(&mut f, what, 1.0 / gain, 1e10, &why);
                     }
                 }
             }
@@ -103,7 +108,8 @@ pub(super) fn xav_motive() -> Claim {
                 .expect("ten layers");
             at_least(
                 &mut f,
-                "tanh, N(0, 1): fewest saturated units in a layer",
+                Label::from("tanh, N(0, 1): fewest saturated units in a layer")
+                    .markdown("tanh, $N(0, 1)$: fewest saturated units in a layer"),
                 least,
                 0.7,
                 &format!(
@@ -116,7 +122,8 @@ pub(super) fn xav_motive() -> Claim {
             );
             let slope = sat.p.slope_ms.iter().copied().fold(0.0, f64::max);
             f.bound(
-                format!("tanh, N(0, 1): largest layer mean of f'(IN)² = {slope:.4} (≤ 0.1)"),
+                Label::from(format!("tanh, N(0, 1): largest layer mean of f'(IN)² = {slope:.4} (≤ 0.1)"))
+                    .markdown(format!(r"tanh, $N(0, 1)$: largest layer mean of $f'(IN)^2 = {slope:.4}$ ($\le 0.1$)")),
                 slope,
                 0.1,
                 10,
@@ -130,7 +137,8 @@ pub(super) fn xav_motive() -> Claim {
                 (bwd, bwd_se, bwd_c, "backward", 9),
             ] {
                 f.test(
-                    format!("Xavier, linear: {layers}-layer {dir} gain {gain:.4} = 1 (SE of its log {se:.3})"),
+                    Label::from(format!("Xavier, linear: {layers}-layer {dir} gain {gain:.4} = 1 (SE of its log {se:.3})"))
+                        .markdown(format!("Xavier, linear: {layers}-layer {dir} gain ${gain:.4} = 1$ (SE of its log ${se:.3}$)")),
                     // Centred like `Pred::dev`.
                     z_outcome(gain.ln() - centre, se, units(&widths, 1)),
                     ALPHA,
@@ -148,6 +156,7 @@ pub(super) fn xav_motive() -> Claim {
             f
         },
     )
+    .typeset(r"Too large a weight variance makes linear signals and gradients explode and saturates $\tanh$ units (their slopes $f'$ vanish); too small a variance makes signals and gradients vanish; a per-layer gain near 1 in both directions (Xavier on equal widths) keeps both: over 10 linear layers the forward and backward gains are 1 within their per-unit standard errors")
 }
 
 // ANCHOR_END: xav_motive
@@ -371,7 +380,7 @@ pub(super) fn xav_lin_18() -> Claim {
                 .map(|&(l, v, half)| (q[l] - v).abs() / half)
                 .fold(0.0, f64::max);
             f.bound(
-                "q after l = 0, 1, 2, 5, 10, 20, 50 layers against the catalogue, in units of the last digit",
+                Label::from("q after l = 0, 1, 2, 5, 10, 20, 50 layers against the catalogue, in units of the last digit").markdown(r"$q$ after $l = 0, 1, 2, 5, 10, 20, 50$ layers against the catalogue, in units of the last digit"),
                 worst,
                 1.0,
                 QUOTED.len() as u64,
@@ -404,9 +413,12 @@ pub(super) fn xav_lin_18() -> Claim {
                 d / se
             };
             f.test(
-                format!(
+                Label::from(format!(
                     "width {width}, {nets} networks: ln(q_11 / map from q_1) = {dev:.4} (SE {se:.4})"
-                ),
+                ))
+                .markdown(format!(
+                    r"width {width}, {nets} networks: $\ln(q_{{11}} / \text{{map from }} q_1) = {dev:.4}$ (SE ${se:.4}$)"
+                )),
                 z_outcome(dev, se, units(&widths, nets)),
                 ALPHA,
                 stated(bug, &[Lin18Bug::StdForVariance, Lin18Bug::LinearExact], |b| {
@@ -415,7 +427,8 @@ pub(super) fn xav_lin_18() -> Claim {
             );
             let decay = q[10] / q[0];
             f.bound(
-                format!("the gap (18) leaves: q after 10 layers / q_1 = {decay:.4} (linear prediction 1) (≤ 0.5)"),
+                Label::from(format!("the gap (18) leaves: q after 10 layers / q_1 = {decay:.4} (linear prediction 1) (≤ 0.5)"))
+                    .markdown(format!(r"the gap (18) leaves: $q$ after 10 layers $/\, q_1 = {decay:.4}$ (linear prediction 1) ($\le 0.5$)")),
                 decay,
                 0.5,
                 1,
@@ -429,6 +442,7 @@ pub(super) fn xav_lin_18() -> Claim {
             f
         },
     )
+    .typeset(r"$f(IN) \approx IN$ is a first-order expansion at 0, accurate only when $\mathrm{Var}(IN) \ll 1$: at unit variance $\mathbb{E}[\tanh(z)^2] = 0.3943$ and $\mathbb{E}[\mathrm{softsign}(z)^2] = 0.1830$, not 1. Under Xavier (equal widths) $\tanh$'s pre-activation variance follows $q_{l+1} = \mathbb{E}[\tanh(\sqrt{q_l}\, z)^2]$: $1$, $0.394$, $0.2365$ (quoted $0.237$), then $0.103$, $0.052$, $0.026$, $0.0102$ after 5, 10, 20, 50 layers, $\approx 1/(2l)$; a real network follows the map within its per-unit standard error")
 }
 
 fn lin18_figure(measured: &[f64], map: &[f64]) -> LinePlot {
@@ -531,11 +545,16 @@ pub(super) fn xav_deep() -> Claim {
                 .collect();
             let (dev, se) = pooled(&t);
             f.test(
-                format!(
-                    "tanh, 50 layers: ln(q_50 / q-map from q_1) = {dev:.4} (SE {se:.4}); \
-                     q-map from q_1 = 1: {:.4}",
-                    map_sequence(&tanh, 1.0, 1.0, 50)[49]
-                ),
+                {
+                    let map = map_sequence(&tanh, 1.0, 1.0, 50)[49];
+                    Label::from(format!(
+                        "tanh, 50 layers: ln(q_50 / q-map from q_1) = {dev:.4} (SE {se:.4}); \
+                         q-map from q_1 = 1: {map:.4}"
+                    ))
+                    .markdown(format!(
+                        r"tanh, 50 layers: $\ln(q_{{50}} / q\text{{-map from }} q_1) = {dev:.4}$ (SE ${se:.4}$); $q$-map from $q_1 = 1$: ${map:.4}$"
+                    ))
+                },
                 z_outcome(dev, se, units(&w50, nets)),
                 ALPHA,
                 stated(bug, &[DeepBug::XavierSqrt3], |b| match b {
@@ -562,11 +581,16 @@ pub(super) fn xav_deep() -> Claim {
             let (dev, se) = pooled(&r);
             let ratio = r.iter().map(|p| p.observed).sum::<f64>() / nets as f64;
             f.test(
-                format!(
-                    "ReLU, 30 layers: ln(E[O_30²]/(2⁻³⁰·E[x²])) = {dev:.4} (SE {se:.4}); \
-                     log₂ E[O_30²] ≈ {:.2}",
-                    ratio.log2()
-                ),
+                {
+                    let log2 = ratio.log2();
+                    Label::from(format!(
+                        "ReLU, 30 layers: ln(E[O_30²]/(2⁻³⁰·E[x²])) = {dev:.4} (SE {se:.4}); \
+                         log₂ E[O_30²] ≈ {log2:.2}"
+                    ))
+                    .markdown(format!(
+                        r"ReLU, 30 layers: $\ln(\mathbb{{E}}[O_{{30}}^2]/(2^{{-30}}\, \mathbb{{E}}[x^2])) = {dev:.4}$ (SE ${se:.4}$); $\log_2 \mathbb{{E}}[O_{{30}}^2] \approx {log2:.2}$"
+                    ))
+                },
                 z_outcome(dev, se, units(&w30, nets)),
                 ALPHA,
                 stated(bug, &[DeepBug::XavierSqrt3], |b| match b {
@@ -594,10 +618,13 @@ pub(super) fn xav_deep() -> Claim {
                 .map(|i| alternating[i] as f64 * spec::compromise_variance(&alternating, i + 1))
                 .product();
             f.test(
-                format!(
+                Label::from(format!(
                     "1:4 widths, linear, layers 2..10: ln(q_10/q_1 / Π gains) = {dev:.4} (SE {se:.4}); \
                      Π 2J_l/(J_l + J_{{l+1}}) = {product:.4}"
-                ),
+                ))
+                .markdown(format!(
+                    r"1:4 widths, linear, layers 2 to 10: $\ln(q_{{10}}/q_1 / \prod \text{{gains}}) = {dev:.4}$ (SE ${se:.4}$); $\prod 2J_l/(J_l + J_{{l+1}}) = {product:.4}$"
+                )),
                 z_outcome(dev, se, units(&alternating, nets)),
                 ALPHA,
                 stated(bug, &[DeepBug::FansFromOneDimension], |b| match b {
@@ -611,6 +638,7 @@ pub(super) fn xav_deep() -> Claim {
             f
         },
     )
+    .typeset(r"Xavier is not always useful for very deep networks, and by how much: with $\tanh$ the pre-activation variance decays like $1/(2l)$ ($q_{50} \approx 0.0102$, XAV-LIN-18); with ReLU the second moment halves per layer ($2^{-30}$ after 30, XAV-RELU); unequal widths compound the per-layer gains of XAV-HM ($0.4 \cdot 1.6 = 0.64$ per pair of 1:4 layers). Each is measured on real networks under Xavier-uniform and matches the map within its per-unit SE")
 }
 
 // ANCHOR_END: xav_deep

@@ -102,10 +102,16 @@ pub(super) fn ext_he() -> Claim {
                 (2.0 / (1.0 + a * a)).powi(2)
                     * (1.5 * (1.0 + a.powi(4)) - (1.0 + a * a).powi(2) / 4.0)
             };
-            for (part, a, init, what) in [
-                (0, 0.0, he(0.0), "He-normal, ReLU"),
-                (1, 0.5, he(0.5), "He-normal, leaky ReLU a = 0.5"),
-                (2, 0.0, he_uniform, "He-uniform, ReLU"),
+            for (part, a, init, what, typeset) in [
+                (0, 0.0, he(0.0), "He-normal, ReLU", "He-normal, ReLU"),
+                (
+                    1,
+                    0.5,
+                    he(0.5),
+                    "He-normal, leaky ReLU a = 0.5",
+                    "He-normal, leaky ReLU $a = 0.5$",
+                ),
+                (2, 0.0, he_uniform, "He-uniform, ReLU", "He-uniform, ReLU"),
             ] {
                 let m = moment_gains(init, a, reps, &mut stream(ctx, part));
                 let n = m.count();
@@ -123,7 +129,9 @@ pub(super) fn ext_he() -> Claim {
                     HeBug::FanOut => 2.0,
                 };
                 f.test(
-                    format!("{what}: E[J_in·f(IN)²/‖o‖²] = 1"),
+                    Label::from(format!("{what}: E[J_in·f(IN)²/‖o‖²] = 1")).markdown(format!(
+                        r"{typeset}: $\mathbb{{E}}[J_{{\text{{in}}}}\, f(IN)^2/\lVert o \rVert^2] = 1$"
+                    )),
                     z_test_mean(&m, 1.0, var).expect("valid"),
                     ALPHA,
                     // (1 + a) = (1 + a²) at a = 0: that variant is meant for the leaky test.
@@ -144,6 +152,7 @@ pub(super) fn ext_he() -> Claim {
             f
         },
     )
+    .typeset(r"For ReLU $\mathrm{Var}(W_i) = 2/J_i$, for leaky ReLU/PReLU with slope $a$ $2/((1 + a^2)\, J_i)$ (He-normal std $\sqrt{2/J_i}$, He-uniform bound $\sqrt{6/J_i}$), because $\mathbb{E}[f(IN)^2] = (1 + a^2)\, \mathrm{Var}(IN)/2$ for symmetric zero-mean $IN$: the second moment is then preserved")
 }
 
 // ANCHOR_END: ext_he
@@ -222,7 +231,7 @@ pub(super) fn ext_he_telescope() -> Claim {
                 .map(|i| w[i] as f64 * spec::compromise_variance(w, i))
                 .product();
             f.test(
-                "end-to-end backward gain E[ms(δ_1)/ms(δ_5)] = 1",
+                Label::from("end-to-end backward gain E[ms(δ_1)/ms(δ_5)] = 1").markdown(r"end-to-end backward gain $\mathbb{E}[\mathrm{ms}(\delta_1)/\mathrm{ms}(\delta_5)] = 1$"),
                 z_test_mean(&ratio, 1.0, var).expect("valid"),
                 ALPHA,
                 stated(bug, &[TelescopeBug::Compromise], |_| {
@@ -250,7 +259,12 @@ pub(super) fn ext_he_telescope() -> Claim {
                 let ratio =
                     spec::compromise_variance(w, i + 1) / spec::eq20_forward_variance(w, i + 1);
                 f.test(
-                    format!("per-layer backward gain J_{}/J_{} (χ²)", i + 2, i + 1),
+                    Label::from(format!("per-layer backward gain J_{}/J_{} (χ²)", i + 2, i + 1))
+                        .markdown(format!(
+                            r"per-layer backward gain $J_{}/J_{}$ ($\chi^2$)",
+                            i + 2,
+                            i + 1
+                        )),
                     chi_square_sum(t, k),
                     ALPHA,
                     stated(bug, &[TelescopeBug::Compromise], |_| {
@@ -261,6 +275,7 @@ pub(super) fn ext_he_telescope() -> Claim {
             f
         },
     )
+    .typeset(r"With the fan-in rule alone the end-to-end backward gain $\prod_i J_{i+1}\, \mathrm{Var}(W_i)$ telescopes to $J_{n+1}/J_1$: widths 64-256-32-128-64 give 1, though the per-layer gains are $4$, $1/8$, $4$, $1/2$; so XAV-CONFLICT is bounded globally")
 }
 
 // ANCHOR_END: ext_he_telescope
@@ -337,6 +352,7 @@ pub(super) fn ext_sigmoid_init() -> Claim {
             f
         },
     )
+    .typeset(r"$\sigma(u) = \frac12 + \frac12 \tanh(u/2)$, so a sigmoid network equals a $\tanh$ network with first-layer weights $W_1/2$ and biases $b_2/2$, internal weights $W_i/4$ and biases $(W_i^\top \mathbf{1})/4 + b_{i+1}/2$, and $O_n = \frac12 + \frac12 T_n$: matching $\tanh$'s slope takes $4\times$ larger weights; the offset $\frac12$ stays")
 }
 
 // ANCHOR_END: ext_sigmoid_init
@@ -378,7 +394,8 @@ pub(super) fn ext_meanfield_tanh() -> Claim {
                 q = map(q, 0.0);
             }
             f.bound(
-                format!("|2l·q_l − 1| at l = 200 (q = {q:.6})"),
+                Label::from(format!("|2l·q_l − 1| at l = 200 (q = {q:.6})"))
+                    .markdown(format!(r"$\lvert 2l\, q_l - 1 \rvert$ at $l = 200$ ($q = {q:.6}$)")),
                 (400.0 * q - 1.0).abs(),
                 0.05,
                 1,
@@ -388,7 +405,8 @@ pub(super) fn ext_meanfield_tanh() -> Claim {
             let chi = spec::chi(SpecActivation::Tanh, 1.0, q);
             at_least(
                 &mut f,
-                "χ(q_200) (→ 1 as q → 0)",
+                Label::from("χ(q_200) (→ 1 as q → 0)")
+                    .markdown(r"$\chi(q_{200})$ ($\to 1$ as $q \to 0$)"),
                 chi,
                 0.99,
                 "E[sech⁴(√q z)] = 1 − 2q + O(q²)",
@@ -431,10 +449,13 @@ pub(super) fn ext_meanfield_tanh() -> Claim {
                 .collect();
             let (dev, se) = pooled(&preds);
             f.test(
-                format!(
+                Label::from(format!(
                     "b = 0.5, width {width}, {nets} networks: ln(q_10 / map from q_1) = {dev:.4} \
                      (SE {se:.4})"
-                ),
+                ))
+                .markdown(format!(
+                    r"$b = 0.5$, width {width}, {nets} networks: $\ln(q_{{10}} / \text{{map from }} q_1) = {dev:.4}$ (SE ${se:.4}$)"
+                )),
                 z_outcome(dev, se, units(&widths, nets)),
                 ALPHA,
                 stated(bug, &[MeanFieldBug::VarianceOfTanh], |_| {
@@ -453,6 +474,7 @@ pub(super) fn ext_meanfield_tanh() -> Claim {
             f
         },
     )
+    .typeset(r"The variance map $q_{l+1} = J\, \mathrm{Var}(W)\, \mathbb{E}[\tanh(\sqrt{q_l}\, z + b)^2]$ (constant bias $b$): with no bias $q_l \approx 1/(2l)$ ($\lvert 2l\, q_l - 1 \rvert < 0.05$ at $l = 200$) and $\chi = \mathbb{E}[\tanh'(\sqrt{q}\, z)^2] \to 1$; with $b = 0.5$ a real network tracks the map within $\pm 15\%$")
 }
 
 /// E[tanh(√q·z + b)] by the trapezoidal rule (as in `gaussian_moments`).

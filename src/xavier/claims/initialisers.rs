@@ -86,7 +86,8 @@ pub(super) fn ext_lecun() -> Claim {
             let chis = forward_chi(&CHAIN, &dists, reps, &mut stream(ctx, 0), |_, m| m);
             for (i, &(t, k)) in chis.iter().enumerate() {
                 f.test(
-                    format!("LecunNormal, W_{}: gain 1 (χ²)", i + 1),
+                    Label::from(format!("LecunNormal, W_{}: gain 1 (χ²)", i + 1))
+                        .markdown(format!(r"LecunNormal, $W_{}$: gain 1 ($\chi^2$)", i + 1)),
                     chi_square_sum(t, k),
                     ALPHA,
                     // The fan-out: gains J_i/J_{i+1} = 1/4 and 8 (CI: k = 12800 and 1600).
@@ -115,7 +116,7 @@ pub(super) fn ext_lecun() -> Claim {
                 LecunBug::FanOut => 3.0,
             };
             f.test(
-                "LecunUniform on 300 × 100: variance 1/J_i (μ₄ = b⁴/5)",
+                Label::from("LecunUniform on 300 × 100: variance 1/J_i (μ₄ = b⁴/5)").markdown(r"LecunUniform on $300 \times 100$: variance $1/J_i$ ($\mu_4 = b^4/5$)"),
                 z_test_variance(&m, target, 9.0 * target * target / 5.0).expect("valid"),
                 ALPHA,
                 stated(bug, &[LecunBug::Sqrt6, LecunBug::FanOut], |b| {
@@ -126,6 +127,7 @@ pub(super) fn ext_lecun() -> Claim {
             f
         },
     )
+    .typeset(r"LeCun's $\mathrm{Var}(W_i) = 1/J_i$ is exactly (20) alone: Init::LecunNormal has variance $1/J_i$ and a forward gain of 1 per layer on $64 \to 256 \to 32$ ($\chi^2$); Init::LecunUniform has bound $\sqrt{3/J_i}$ and variance $1/J_i$")
 }
 
 // ANCHOR_END: ext_lecun
@@ -191,14 +193,14 @@ pub(super) fn ext_xav_normal() -> Claim {
             let m2 = 1.0 - 4.0 * nd.pdf(2.0) / z;
             let m4 = 3.0 - 2.0 * nd.pdf(2.0) * 14.0 / z;
             f.bound(
-                "|0.7737413 − truncated variance factor|",
+                Label::from("|0.7737413 − truncated variance factor|").markdown(r"$\lvert 0.7737413 - \text{truncated variance factor} \rvert$"),
                 (m2 - 0.7737413).abs(),
                 5e-8,
                 1,
                 "the catalogue quotes 7 decimals",
             );
             f.bound(
-                "|TRUNCATED_STD_FACTOR − √factor| (and the catalogue's 0.8796256610)",
+                Label::from("|TRUNCATED_STD_FACTOR − √factor| (and the catalogue's 0.8796256610)").markdown(r"$\lvert \texttt{TRUNCATED\_STD\_FACTOR} - \sqrt{\text{factor}} \rvert$ (and the catalogue's $0.8796256610$)"),
                 (TRUNCATED_STD_FACTOR - m2.sqrt())
                     .abs()
                     .max((TRUNCATED_STD_FACTOR - 0.8796256610).abs() - 5e-11),
@@ -278,7 +280,7 @@ pub(super) fn ext_xav_normal() -> Claim {
                     .fold(0.0, f64::max)
             };
             f.test(
-                "truncated: DKW against the ±2σ truncated normal CDF",
+                Label::from("truncated: DKW against the ±2σ truncated normal CDF").markdown(r"truncated: DKW against the $\pm 2\sigma$ truncated normal CDF"),
                 ks_dkw(&mut cut, cdf).expect("valid"),
                 ALPHA,
                 stated(bug, &all, |b| {
@@ -288,6 +290,7 @@ pub(super) fn ext_xav_normal() -> Claim {
             f
         },
     )
+    .typeset(r"Glorot-normal is $N(0, 2/(J_i + J_{i+1}))$ (2, not 6: a normal is fixed by its variance). A normal truncated at $\pm 2\sigma$ has variance $0.7737413\, \sigma^2$, so truncated initialisers divide $\sigma$ by $0.8796256610$ (as Keras does)")
 }
 
 // ANCHOR_END: ext_xav_normal
@@ -376,6 +379,7 @@ pub(super) fn ext_xav_std_heur() -> Claim {
             f
         },
     )
+    .typeset(r#"The "standard" heuristic $U[-1/\sqrt{J_i}, 1/\sqrt{J_i}]$ has variance $1/(3J_i)$, so $J_i\, \mathrm{Var}(W) = 1/3$: in the linear regime the forward variance shrinks $3\times$ per layer"#)
 }
 
 // ANCHOR_END: ext_xav_std_heur

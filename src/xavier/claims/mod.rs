@@ -25,7 +25,7 @@ use nalgebra::{DMatrix, DVector};
 use rand_chacha::ChaCha8Rng;
 
 use super::kernel;
-use crate::claims::{Claim, Ctx, Findings, Power};
+use crate::claims::{Claim, Ctx, Findings, Label, Power};
 use crate::stats::{ALPHA, TestOutcome, chi_square_variance, z_power};
 
 /// The derivation these claims belong to.
@@ -153,10 +153,18 @@ fn stated<B: Copy>(bug: Option<B>, variants: &[B], power_of: impl Fn(B) -> Power
     }
 }
 
-/// Records `value ≥ min` (an exact or asserted lower bound) as `min − value ≤ 0`.
-fn at_least(f: &mut Findings, what: &str, value: f64, min: f64, why: &str) {
+/// Records `value ≥ min` (an exact or asserted lower bound) as `min − value ≤ 0`; the book
+/// shows the label's own Markdown form (or its escaped text), then the value and the bound.
+fn at_least(f: &mut Findings, what: impl Into<Label>, value: f64, min: f64, why: &str) {
+    use crate::report::book::{escape, num};
+    let what = what.into();
+    let typeset = what.markdown.unwrap_or_else(|| escape(&what.plain));
     f.bound(
-        format!("{what} = {value:.4e} ≥ {min:.3e}"),
+        Label::from(format!("{} = {value:.4e} ≥ {min:.3e}", what.plain)).markdown(format!(
+            r"{typeset} $= {} \ge {}$",
+            num(value, 4),
+            num(min, 3)
+        )),
         min - value,
         0.0,
         1,

@@ -34,7 +34,7 @@
 
 use super::stream;
 use crate::activation::Activation;
-use crate::claims::Ctx;
+use crate::claims::{Ctx, Label};
 use crate::stats::{TestOutcome, normal_cdf, normal_two_sided_p};
 use crate::xavier::experiment::{
     self, DepthProfile, GaussianMoments, gaussian_moments, unit_mean_and_se,
@@ -140,7 +140,7 @@ pub(super) struct Layers {
 /// per-unit SE of the observed mean divided by it).
 #[derive(Debug, Clone)]
 pub(super) struct Pred {
-    pub what: String,
+    pub what: Label,
     pub observed: f64,
     pub predicted: f64,
     pub se: f64,
@@ -229,10 +229,14 @@ impl Layers {
                     let (observed, se) = unit_mean_and_se(&self.p.delta_rows[l]);
                     let se = se / observed;
                     Pred {
-                        what: format!(
+                        what: Label::from(format!(
                             "layer {}: E[δ²] = J_next·Var(W_next)·E[f'²]·E[δ_next²]",
                             l + 1
-                        ),
+                        ))
+                        .markdown(format!(
+                            r"layer {}: $\mathbb{{E}}[\delta^2] = J_{{\text{{next}}}}\, \mathrm{{Var}}(W_{{\text{{next}}}})\, \mathbb{{E}}[f'^2]\, \mathbb{{E}}[\delta_{{\text{{next}}}}^2]$",
+                            l + 1
+                        )),
                         observed,
                         predicted,
                         se,
@@ -251,11 +255,16 @@ impl Layers {
         // The steps' log deviations add, and so do their variances and centres.
         let dev: f64 = steps.iter().map(|s| (s.observed / s.predicted).ln()).sum();
         Pred {
-            what: format!(
+            what: Label::from(format!(
                 "E[δ_{}²]/E[δ_{}²] = Π of the backward factors",
                 a + 1,
                 b + 1
-            ),
+            ))
+            .markdown(format!(
+                r"$\mathbb{{E}}[\delta_{{{}}}^2]/\mathbb{{E}}[\delta_{{{}}}^2] = \prod$ of the backward factors",
+                a + 1,
+                b + 1
+            )),
             observed,
             predicted: observed / dev.exp(),
             se: steps.iter().map(|s| s.se * s.se).sum::<f64>().sqrt(),
@@ -274,10 +283,14 @@ impl Layers {
         let (observed, se) = unit_mean_and_se(&self.p.saturated_rows[l]);
         let se = se / observed;
         Pred {
-            what: format!(
+            what: Label::from(format!(
                 "layer {}: fraction |O| > 0.99 = P(|IN| > atanh 0.99)",
                 l + 1
-            ),
+            ))
+            .markdown(format!(
+                r"layer {}: fraction $\lvert O \rvert > 0.99$ $= P(\lvert IN \rvert > \operatorname{{atanh}} 0.99)$",
+                l + 1
+            )),
             observed,
             predicted,
             se,
@@ -402,15 +415,23 @@ impl Layers {
                 } else {
                     (self.p.pre_ms[to], qs[to - start])
                 };
-                let what = match (from, out) {
-                    (Some(a), false) => {
-                        format!("q_{} on the map from the measured q_{}", to + 1, a + 1)
+                let (what, typeset) = match out {
+                    false => (format!("q_{}", to + 1), format!("$q_{{{}}}$", to + 1)),
+                    true => (
+                        format!("E[O_{}²]", to + 1),
+                        format!(r"$\mathbb{{E}}[O_{{{}}}^2]$", to + 1),
+                    ),
+                };
+                let what = match from {
+                    Some(a) => {
+                        Label::from(format!("{what} on the map from the measured q_{}", a + 1))
+                            .markdown(format!(
+                                "{typeset} on the map from the measured $q_{{{}}}$",
+                                a + 1
+                            ))
                     }
-                    (Some(a), true) => {
-                        format!("E[O_{}²] on the map from the measured q_{}", to + 1, a + 1)
-                    }
-                    (None, false) => format!("q_{} on the map from the input", to + 1),
-                    (None, true) => format!("E[O_{}²] on the map from the input", to + 1),
+                    None => Label::from(format!("{what} on the map from the input"))
+                        .markdown(format!("{typeset} on the map from the input")),
                 };
                 Pred {
                     what,

@@ -62,10 +62,14 @@ pub(super) fn xav_unif_var() -> Claim {
             }
             let mut f = Findings::default();
             f.max_error(
-                format!(
+                Label::from(format!(
                     "(2a)²/12 against (1/2a)∫x²dx, a ∈ [1e-3, 10] (worst at a = {:.4})",
                     e.at
-                ),
+                ))
+                .markdown(format!(
+                    r"$(2a)^2/12$ against $\frac{{1}}{{2a}}\int_{{-a}}^{{a}} x^2\,dx$, $a \in [10^{{-3}}, 10]$ (worst at $a = {:.4}$)",
+                    e.at
+                )),
                 &e,
                 IDENTITY_TOL,
                 "Simpson is exact for x²; a few roundings (conventions appendix, Tolerances)",
@@ -96,14 +100,14 @@ pub(super) fn xav_unif_var() -> Claim {
                 "symmetric grid: exactly 0",
             );
             f.bound(
-                "enumerated grid variance against (1 − 2⁻⁴⁶)/3",
+                Label::from("enumerated grid variance against (1 − 2⁻⁴⁶)/3").markdown(r"enumerated grid variance against $(1 - 2^{-46})/3$"),
                 identity_error(grid_var, exact),
                 2.0 * f64::EPSILON,
                 GRID,
                 "one rounding of an exact integer ratio",
             );
             f.bound(
-                "grid variance against the formula at a = 1",
+                Label::from("grid variance against the formula at a = 1").markdown(r"grid variance against the formula at $a = 1$"),
                 identity_error(grid_var, var(1.0)),
                 2f64.powi(-46),
                 1,
@@ -112,6 +116,7 @@ pub(super) fn xav_unif_var() -> Claim {
             f
         },
     )
+    .typeset(r"$\mathrm{Var}(U[-a, a]) = (2a)^2/12 = a^2/3$; the kernel's $2^{23}$-point grid (midpoints of equal cells) has variance $(1 - 2^{-46})\, a^2/3$, by enumeration")
 }
 
 // ANCHOR_END: xav_unif_var
@@ -406,7 +411,7 @@ pub(super) fn xav_23() -> Claim {
             );
             let max = draws.iter().fold(0.0f64, |acc, x| acc.max(x.abs()));
             f.bound(
-                "(3) support: max|w| ≤ a (f32 a)",
+                Label::from("(3) support: max|w| ≤ a (f32 a)").markdown(r"(3) support: $\max \lvert w \rvert \le a$ (f32 $a$)"),
                 max,
                 f64::from(a as f32),
                 n as u64,
@@ -414,7 +419,8 @@ pub(super) fn xav_23() -> Claim {
             );
             let floor = a * (1.0 - 20.0 / n as f64);
             f.bound(
-                format!("(3) support: a·(1 − 20/N) ≤ max|w| = {max:.6}"),
+                Label::from(format!("(3) support: a·(1 − 20/N) ≤ max|w| = {max:.6}"))
+                    .markdown(format!(r"(3) support: $a(1 - 20/N) \le \max \lvert w \rvert = {max:.6}$")),
                 floor - max,
                 0.0,
                 n as u64,
@@ -433,7 +439,7 @@ pub(super) fn xav_23() -> Claim {
             };
             let mut sorted = draws.clone();
             f.test(
-                "(4) shape: DKW against U[−a, a]",
+                Label::from("(4) shape: DKW against U[−a, a]").markdown(r"(4) shape: DKW against $U[-a, a]$"),
                 ks_dkw(&mut sorted, |x| ours.cdf(x)).expect("valid"),
                 ALPHA,
                 stated(bug, &[Eq23Bug::NormalSameVariance, Eq23Bug::Arcsine], |b| {
@@ -444,7 +450,7 @@ pub(super) fn xav_23() -> Claim {
             // spread a/√12 is smaller, so that is a lower bound).
             let se = (a * a / 3.0 / n as f64).sqrt();
             f.test(
-                "(5) mean = 0",
+                Label::from("(5) mean = 0").markdown(r"(5) mean $= 0$"),
                 z_test_mean(&m, 0.0, a * a / 3.0).expect("valid"),
                 ALPHA,
                 stated(bug, &[Eq23Bug::HalfOpen], |b| {
@@ -470,7 +476,7 @@ pub(super) fn xav_23() -> Claim {
                 }
             }
             f.max_error(
-                "(1) stub RNG: |w − a(2u − 1)|/a against the scalar oracle",
+                Label::from("(1) stub RNG: |w − a(2u − 1)|/a against the scalar oracle").markdown(r"(1) stub RNG: $\lvert w - a(2u - 1) \rvert / a$ against the scalar oracle"),
                 &worst,
                 2f64.powi(-23),
                 "a rounded to f32 (2⁻²⁴) and one f32 product (2⁻²⁴)",
@@ -478,6 +484,7 @@ pub(super) fn xav_23() -> Claim {
             f
         },
     )
+    .typeset(r"$W \sim U[-a, a]$ with $a = \sqrt{6}/\sqrt{J_i + J_{i+1}}$, so $a^2/3 = 2/(J_i + J_{i+1})$: on a $300 \times 100$ matrix the bound is exact (stub RNG), and the variance, support, shape (DKW) and mean of real draws match")
 }
 
 // ANCHOR_END: xav_23

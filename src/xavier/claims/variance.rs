@@ -70,7 +70,7 @@ pub(super) fn var_prod() -> Claim {
             let mut f = Findings::default();
             let exact = var(&combine(&x, &y, |a, b| a * b));
             f.bound(
-                "zero means (post's case): Var(x)·Var(y) = enumerated Var(xy)",
+                Label::from("zero means (post's case): Var(x)·Var(y) = enumerated Var(xy)").markdown(r"zero means (post's case): $\mathrm{Var}(x)\, \mathrm{Var}(y)$ = enumerated $\mathrm{Var}(xy)$"),
                 identity_error(spec::var_prod_zero_mean(var(&x), var(&y)), exact),
                 ENUM_TOL,
                 12,
@@ -89,7 +89,7 @@ pub(super) fn var_prod() -> Claim {
                 );
             }
             f.max_error(
-                "the product rule = enumerated Var(xy), means zero and non-zero",
+                Label::from("the product rule = enumerated Var(xy), means zero and non-zero").markdown(r"the product rule = enumerated $\mathrm{Var}(xy)$, means zero and non-zero"),
                 &e,
                 ENUM_TOL,
                 "exact enumeration of ≤ 16 products",
@@ -97,6 +97,7 @@ pub(super) fn var_prod() -> Claim {
             f
         },
     )
+    .typeset(r"$\mathrm{Var}(xy) = \mathrm{Var}(x)\, \mathrm{Var}(y)$ for independent zero-mean $x$ and $y$; in general $\mathrm{Var}(xy) = \mathrm{Var}(x)\mathrm{Var}(y) + \mathrm{Var}(x)\mathbb{E}[y]^2 + \mathrm{Var}(y)\mathbb{E}[x]^2$, so one zero mean is not enough ($\mathrm{Var}(xy) = \mathrm{Var}(x)\, \mathbb{E}[y^2]$ if $\mathbb{E}[x] = 0$)")
 }
 
 // ANCHOR_END: var_prod
@@ -143,7 +144,7 @@ pub(super) fn var_shift() -> Claim {
                 e.record(identity_error(spec::var_shift(var(&x)), exact), a);
             }
             f.max_error(
-                "constant a ∈ {0, 0.5, −3, 1e3}: Var(x + a) = Var(x)",
+                Label::from("constant a ∈ {0, 0.5, −3, 1e3}: Var(x + a) = Var(x)").markdown(r"constant $a \in \{0, 0.5, -3, 10^3\}$: $\mathrm{Var}(x + a) = \mathrm{Var}(x)$"),
                 &e,
                 ENUM_TOL,
                 "x + a is exact for these values; enumeration",
@@ -154,7 +155,7 @@ pub(super) fn var_shift() -> Claim {
                 e.record(identity_error(rule(&x, &b), exact), var(&b));
             }
             f.max_error(
-                "random independent b: Var(x + b) = Var(x) + Var(b)",
+                Label::from("random independent b: Var(x + b) = Var(x) + Var(b)").markdown(r"random independent $b$: $\mathrm{Var}(x + b) = \mathrm{Var}(x) + \mathrm{Var}(b)$"),
                 &e,
                 ENUM_TOL,
                 "exact enumeration of ≤ 12 sums",
@@ -162,6 +163,7 @@ pub(super) fn var_shift() -> Claim {
             f
         },
     )
+    .typeset(r"$\mathrm{Var}(x + a) = \mathrm{Var}(x)$ for a constant $a$, the step that drops $b$; for a random $b$ independent of $x$, $\mathrm{Var}(x + b) = \mathrm{Var}(x) + \mathrm{Var}(b)$, so $b$ must be constant (XAV-ASSUME)")
 }
 
 // ANCHOR_END: var_shift
@@ -243,6 +245,7 @@ pub(super) fn var_sum() -> Claim {
             f
         },
     )
+    .typeset(r"$\mathrm{Var}(\sum_j W_{j,k}\, O_j) = \sum_j \mathrm{Var}(W_{j,k})\, \mathbb{E}[O_j^2]$ needs only uncorrelated terms, which independent zero-mean weights give even when the $O_j$ are perfectly correlated (all equal): exact $\chi^2$ with Gaussian weights")
 }
 
 // ANCHOR_END: var_sum
