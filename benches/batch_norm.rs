@@ -20,9 +20,9 @@
 //! exactly what a copy does, and the training forward reads twice (once from cache here) and
 //! writes once. The performance issue's targets are ratios to it measured in one run:
 //! training forward ≥ 0.9 at `16Mi` and ≥ 0.55 at `1Mi`, backward ≥ 0.6 at `16Mi`,
-//! inference ≥ 0.8 at `1Mi`. (glibc's memcpy writes without first reading the destination's
-//! lines — non-temporal stores beyond the cache, string moves in it; safe Rust has no such
-//! store, which is what the in-place inference avoids instead.)
+//! inference ≥ 0.8 at `1Mi`. (Beyond the cache glibc's memcpy uses non-temporal stores, which
+//! skip reading the destination's lines before writing them; safe Rust has no such store,
+//! which is what the in-place inference avoids instead.)
 //!
 //! Throughput is in elements (F·m per call). IDs are `batch_norm/<kernel>/<impl>/<size>`.
 //! Run with `cargo bench --bench batch_norm` (a few minutes); `-- inference/` runs one kernel.
