@@ -164,7 +164,6 @@ pub(super) fn affine(
     affine_in(order(x.len(), 2), x, y, features, rows, a, b);
 }
 
-#[allow(clippy::too_many_arguments)]
 fn affine_in(
     order: Order,
     x: &[f32],
@@ -233,7 +232,6 @@ pub(super) fn affine_in_place(
     affine_in_place_in(order(x.len(), 2), x, features, rows, a, b);
 }
 
-#[allow(clippy::too_many_arguments)]
 fn affine_in_place_in(
     order: Order,
     x: &mut [f32],
