@@ -57,7 +57,7 @@ const IN_CACHE_BYTES: usize = 16 << 20;
 
 /// The two orders of an elementwise map (module docs, "Rows and columns").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Order {
+pub(super) enum Order {
     /// Blocks of [`ROW_BLOCK`] rows, one column at a time: for data in cache.
     Blocked,
     /// Four columns at a time, whole row ranges: for data from memory.
@@ -65,7 +65,7 @@ enum Order {
 }
 
 /// The order for a map over `elements` f32 values of each of `buffers` buffers.
-fn order(elements: usize, buffers: usize) -> Order {
+pub(super) fn order(elements: usize, buffers: usize) -> Order {
     if elements.saturating_mul(4 * buffers) <= IN_CACHE_BYTES {
         Order::Blocked
     } else {
@@ -152,19 +152,8 @@ pub(super) fn finish(shift: f64, sum: f64, sum_sq: f64, m: usize) -> (f64, f64) 
 // ANCHOR_END: shifted_sums
 
 /// `y = x·a + b` (one FMA per element) on the rows `rows` of every column, with `a` and `b`
-/// indexed by row within the range.
+/// indexed by row within the range, in the given [`Order`] (from [`order`]).
 pub(super) fn affine(
-    x: &[f32],
-    y: &mut [f32],
-    features: usize,
-    rows: Range<usize>,
-    a: &[f32],
-    b: &[f32],
-) {
-    affine_in(order(x.len(), 2), x, y, features, rows, a, b);
-}
-
-fn affine_in(
     order: Order,
     x: &[f32],
     y: &mut [f32],
@@ -223,16 +212,6 @@ fn affine_columns<const N: usize>(x: [&[f32]; N], mut y: [&mut [f32]; N], a: &[f
 /// `x = x·a + b` in place on the rows `rows` of every column: one read and one write per
 /// element, and no read-for-ownership of a separate output.
 pub(super) fn affine_in_place(
-    x: &mut [f32],
-    features: usize,
-    rows: Range<usize>,
-    a: &[f32],
-    b: &[f32],
-) {
-    affine_in_place_in(order(x.len(), 2), x, features, rows, a, b);
-}
-
-fn affine_in_place_in(
     order: Order,
     x: &mut [f32],
     features: usize,
@@ -361,20 +340,6 @@ fn add_gradient<const N: usize>(
 /// backward pass's ∂ℓ/∂x as an affine map of (g, x) per feature.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn affine2(
-    x: &[f32],
-    g: &[f32],
-    out: &mut [f32],
-    features: usize,
-    rows: Range<usize>,
-    a: &[f32],
-    b: &[f32],
-    c: &[f32],
-) {
-    affine2_in(order(x.len(), 3), x, g, out, features, rows, a, b, c);
-}
-
-#[allow(clippy::too_many_arguments)]
-fn affine2_in(
     order: Order,
     x: &[f32],
     g: &[f32],
@@ -560,11 +525,11 @@ mod tests {
                 for order in [Order::Blocked, Order::Streams] {
                     let what = format!("{order:?}, F = {f}, m = {m}, rows {rows:?}");
                     let mut y = vec![9.0f32; f * m];
-                    affine_in(order, &x, &mut y, f, rows.clone(), &a, &b);
+                    affine(order, &x, &mut y, f, rows.clone(), &a, &b);
                     let mut z = x.clone();
-                    affine_in_place_in(order, &mut z, f, rows.clone(), &a, &b);
+                    affine_in_place(order, &mut z, f, rows.clone(), &a, &b);
                     let mut d = vec![9.0f32; f * m];
-                    affine2_in(order, &x, &g, &mut d, f, rows.clone(), &a, &b, &c);
+                    affine2(order, &x, &g, &mut d, f, rows.clone(), &a, &b, &c);
                     for i in 0..f * m {
                         let (want_y, want_z, want_d) = if in_rows(i) {
                             let fma = x[i].mul_add(a[k(i)], b[k(i)]);

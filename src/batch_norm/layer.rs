@@ -148,6 +148,7 @@ impl BatchNorm {
         };
         let (xs, ys) = (x.as_slice(), y.as_mut_slice());
         let tile = tile_rows(m).min(f);
+        let order = kernel::order(xs.len(), 2); // x in, y out
         let (mut shift, mut sum, mut sum_sq) = (vec![0.0; tile], vec![0.0; tile], vec![0.0; tile]);
         let (mut a, mut b) = (vec![0.0f32; tile], vec![0.0f32; tile]);
         for start in (0..f).step_by(tile) {
@@ -183,7 +184,7 @@ impl BatchNorm {
                 *ar = scale as f32;
                 *br = (f64::from(*bt) - scale * mu) as f32;
             }
-            kernel::affine(xs, ys, f, rows, &a[..w], &b[..w]);
+            kernel::affine(order, xs, ys, f, rows, &a[..w], &b[..w]);
         }
         Ok(stats)
     }
@@ -221,6 +222,7 @@ impl BatchNorm {
         };
         let (xs, gs, ds) = (x.as_slice(), dy.as_slice(), dx.as_mut_slice());
         let tile = tile_rows(2 * m).min(f); // two inputs, x and dy, per tile
+        let order = kernel::order(xs.len(), 3); // x and dy in, dx out
         let (mut inv, mut sum_g, mut sum_gx) = (vec![0.0; tile], vec![0.0; tile], vec![0.0; tile]);
         let (mut a, mut b, mut c) = (vec![0.0f32; tile], vec![0.0f32; tile], vec![0.0f32; tile]);
         let mf = m as f64;
@@ -251,7 +253,7 @@ impl BatchNorm {
                 b[r] = (-big_a * c2 * inv[r]) as f32;
                 c[r] = (-big_a * c1 + big_a * c2 * inv[r] * mean[r]) as f32;
             }
-            kernel::affine2(xs, gs, ds, f, rows, &a[..w], &b[..w], &c[..w]);
+            kernel::affine2(order, xs, gs, ds, f, rows, &a[..w], &b[..w], &c[..w]);
         }
         Ok(grads)
     }
@@ -372,6 +374,7 @@ impl Affine {
         check_len("output columns (batch)", x.ncols(), y.ncols())?;
         if f > 0 {
             kernel::affine(
+                kernel::order(x.len(), 2),
                 x.as_slice(),
                 y.as_mut_slice(),
                 f,
@@ -391,7 +394,8 @@ impl Affine {
         check_len("shift", f, self.shift.len())?;
         check_len("input rows (features)", f, x.nrows())?;
         if f > 0 {
-            kernel::affine_in_place(x.as_mut_slice(), f, 0..f, &self.scale, &self.shift);
+            let order = kernel::order(x.len(), 2);
+            kernel::affine_in_place(order, x.as_mut_slice(), f, 0..f, &self.scale, &self.shift);
         }
         Ok(())
     }
