@@ -8,6 +8,7 @@
 //! - [`xavier`]: initialisers and the variance conditions (XAV-*, VAR-*).
 //! - [`batch_norm`]: batch normalisation, training and inference (BN-*).
 //! - [`dropout`]: masks, scaling and inverted dropout (DROP-*, REG-*).
+//! - [`Threads`]: how many threads the training step and batch norm may use.
 //! - [`post`]: the post's catalogue: every claim registered, judged by the book's catalogue
 //!   appendix.
 //! - [`claims`], [`stats`], [`report`]: the engine (the `proofs-engine` crate, re-exported):
@@ -25,7 +26,10 @@ pub mod batch_norm;
 pub mod dropout;
 pub mod post;
 pub mod simd;
+pub mod threads;
 pub mod xavier;
+
+pub use threads::Threads;
 
 /// One `#[test]` per claim: see [`claims::testing`].
 pub use proofs_engine::claim_tests;

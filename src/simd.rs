@@ -29,3 +29,29 @@ pub fn instruction_set() -> &'static str {
         "scalar"
     }
 }
+
+/// a·b + c as a lane's `mul_add` computes it: fused where the target has FMA, else rounded
+/// twice (`wide` then multiplies and adds), where a scalar `mul_add` always fuses. Test
+/// oracles use it to predict the lanes' bits on every target.
+#[cfg(test)]
+pub(crate) trait LaneFma {
+    fn lane_fma(self, b: Self, c: Self) -> Self;
+}
+
+#[cfg(test)]
+macro_rules! lane_fma {
+    ($($t:ty),*) => {$(
+        impl LaneFma for $t {
+            fn lane_fma(self, b: Self, c: Self) -> Self {
+                if cfg!(target_feature = "fma") {
+                    self.mul_add(b, c)
+                } else {
+                    self * b + c
+                }
+            }
+        }
+    )*};
+}
+
+#[cfg(test)]
+lane_fma!(f32, f64);

@@ -20,75 +20,13 @@
 //! `tests/backprop/network.rs` holds two and three threads to one thread bit for bit, on
 //! shapes above and below faer's threshold, and would catch an upgrade that split the sums.
 
-use std::num::NonZeroUsize;
-
 use faer::linalg::matmul::matmul;
-use faer::{Accum, MatMut, MatRef, Par};
+use faer::{Accum, MatMut, MatRef};
 use nalgebra::DMatrix;
-use rayon::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::simd::{F32s, LANES};
-
-/// How many threads a training step may use: at least one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Threads(NonZeroUsize);
-
-impl Threads {
-    /// One thread: everything on the caller's thread.
-    pub const ONE: Self = Self(NonZeroUsize::MIN);
-
-    /// `n` threads, n ≥ 1; 0 is [`Error::ParameterOutOfRange`].
-    pub fn new(n: usize) -> Result<Self> {
-        NonZeroUsize::new(n)
-            .map(Self)
-            .ok_or(Error::ParameterOutOfRange {
-                name: "threads",
-                value: n as f64,
-                range: "at least 1",
-            })
-    }
-
-    /// The number of threads.
-    pub fn get(self) -> usize {
-        self.0.get()
-    }
-
-    /// faer's parallelism for this count: sequential for one thread.
-    fn par(self) -> Par {
-        if self.get() == 1 {
-            Par::Seq
-        } else {
-            Par::Rayon(self.0)
-        }
-    }
-
-    /// Runs `f` on `self` contiguous pieces of `data`, each a whole number of `unit`s
-    /// (a column, say); `f` gets the index of the piece's first unit. One piece: no rayon.
-    fn split<T: Send>(
-        self,
-        data: &mut [T],
-        unit: usize,
-        f: impl Fn(usize, &mut [T]) -> Result<()> + Sync,
-    ) -> Result<()> {
-        let unit = unit.max(1);
-        let units = data.len().div_ceil(unit);
-        let per = units.div_ceil(self.get()).max(1);
-        if self.get() == 1 || units <= 1 {
-            f(0, data)
-        } else {
-            data.par_chunks_mut(per * unit)
-                .enumerate()
-                .try_for_each(|(i, piece)| f(i * per, piece))
-        }
-    }
-}
-
-impl Default for Threads {
-    fn default() -> Self {
-        Self::ONE
-    }
-}
+pub use crate::threads::Threads;
 
 /// `y ← y + a·x` (the SGD update (17) with a = −α), split over `threads`. Lengths must match;
 /// the caller checks.
@@ -115,8 +53,16 @@ pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
         );
         yv.copy_from_slice(&r.to_array());
     }
-    for (yv, xv) in yc.into_remainder().iter_mut().zip(xc.remainder()) {
-        *yv = xv.mul_add(a, *yv);
+    // The tail as a padded vector: the same lane operation as the rest (a scalar `mul_add`
+    // would fuse where a lane without hardware FMA rounds twice).
+    let (yt, xt) = (yc.into_remainder(), xc.remainder());
+    if !yt.is_empty() {
+        let (mut xp, mut yp) = ([0.0f32; LANES], [0.0f32; LANES]);
+        xp[..xt.len()].copy_from_slice(xt);
+        yp[..yt.len()].copy_from_slice(yt);
+        let r = F32s::from(xp).mul_add(av, F32s::from(yp));
+        let n = yt.len();
+        yt.copy_from_slice(&r.to_array()[..n]);
     }
 }
 
@@ -191,6 +137,7 @@ fn view(m: &DMatrix<f32>) -> MatRef<'_, f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simd::LaneFma;
 
     /// Each kernel against a scalar f64 loop, on shapes with widths one off a lane multiple,
     /// one row, and odd sizes, on one and on three threads (more pieces than the machine's
@@ -250,7 +197,7 @@ mod tests {
                 let mut y = y0.clone();
                 axpy_split(-0.3, &x, &mut y, Threads::new(t).unwrap());
                 for i in 0..n {
-                    let want = x[i].mul_add(-0.3, y0[i]);
+                    let want = x[i].lane_fma(-0.3, y0[i]);
                     assert_eq!(y[i].to_bits(), want.to_bits(), "n {n} threads {t} i {i}");
                 }
             }
