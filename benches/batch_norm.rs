@@ -7,9 +7,11 @@
 //! - `16Mi`: 65536 features × batch 256 (64 MiB, twice the 32 MiB L3), the beyond-L3 size.
 //!
 //! Each kernel runs as three implementations:
-//! - `simd`: ours, [`BatchNorm`] (one read of the data per pass over a tile held in cache),
-//!   and inference also in place (`inference_in_place/simd`: x ← BN(x), which writes back the
-//!   lines it read instead of fetching a separate output's lines before writing them);
+//! - `simd`: ours, [`BatchNorm`] on one thread (one read of the data per pass over a tile
+//!   held in cache), and inference also in place (`inference_in_place/simd`: x ← BN(x), which
+//!   writes back the lines it read instead of fetching a separate output's lines before
+//!   writing them); `simd-2t`: the same layer on two threads (`with_threads`), each taking
+//!   half the features;
 //! - `reference`: the literal f64 specification from `derivations`, feature by feature (each
 //!   feature's m values gathered into a `Vec<f64>`, the result scattered back as f32);
 //! - `scalar`: the naive per-feature f32 loop a user would write: for each feature, walk its
@@ -22,7 +24,9 @@
 //! training forward ≥ 0.9 at `16Mi` and ≥ 0.55 at `1Mi`, backward ≥ 0.6 at `16Mi`,
 //! inference ≥ 0.8 at `1Mi`. (Beyond the cache glibc's memcpy uses non-temporal stores, which
 //! skip reading the destination's lines before writing them; safe Rust has no such store,
-//! which is what the in-place inference avoids instead.)
+//! which is what the in-place inference avoids instead.) `batch_norm/copy/memcpy-2t/<size>`
+//! is the copy on two threads (half the columns each, run as the layer runs its pieces): the
+//! yardstick for `simd-2t`.
 //!
 //! Throughput is in elements (F·m per call). IDs are `batch_norm/<kernel>/<impl>/<size>`.
 //! Run with `cargo bench --bench batch_norm` (a few minutes); `-- inference/` runs one kernel.
@@ -35,7 +39,9 @@ use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
 };
 use derivations::batch_norm as spec;
+use dnn_proofs::Threads;
 use dnn_proofs::batch_norm::{BatchNorm, RunningStats};
+use dnn_proofs::threads::run_pieces;
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -236,24 +242,46 @@ fn bench(c: &mut Criterion) {
             b.iter(|| black_box(out.as_mut_slice()).copy_from_slice(black_box(x.as_slice())))
         });
 
-        group.bench_function(BenchmarkId::new("train_forward/simd", size), |b| {
+        // The copy on two threads, each copying half the columns, run as batch norm runs its
+        // pieces: the two-thread yardstick.
+        group.bench_function(BenchmarkId::new("copy/memcpy-2t", size), |b| {
             b.iter(|| {
-                bn.forward_train(black_box(&x), black_box(&mut out))
-                    .expect("valid")
+                let half = f * (m / 2);
+                let (low, high) = black_box(out.as_mut_slice()).split_at_mut(half);
+                let (x_low, x_high) = black_box(x.as_slice()).split_at(half);
+                run_pieces(vec![(low, x_low), (high, x_high)], |(to, from)| {
+                    to.copy_from_slice(from)
+                });
             })
         });
-        group.bench_function(BenchmarkId::new("backward/simd", size), |b| {
-            b.iter(|| {
-                bn.backward(black_box(&x), black_box(&g), &stats, black_box(&mut out))
-                    .expect("valid")
-            })
-        });
-        group.bench_function(BenchmarkId::new("inference/simd", size), |b| {
-            b.iter(|| {
-                bn.forward_inference(&running, black_box(&x), black_box(&mut out))
-                    .expect("valid")
-            })
-        });
+
+        let two = Threads::new(2).expect("2 ≥ 1");
+        for (name, bn) in [
+            ("simd", bn.clone()),
+            ("simd-2t", bn.clone().with_threads(two)),
+        ] {
+            group.bench_function(
+                BenchmarkId::new(format!("train_forward/{name}"), size),
+                |b| {
+                    b.iter(|| {
+                        bn.forward_train(black_box(&x), black_box(&mut out))
+                            .expect("valid")
+                    })
+                },
+            );
+            group.bench_function(BenchmarkId::new(format!("backward/{name}"), size), |b| {
+                b.iter(|| {
+                    bn.backward(black_box(&x), black_box(&g), &stats, black_box(&mut out))
+                        .expect("valid")
+                })
+            });
+            group.bench_function(BenchmarkId::new(format!("inference/{name}"), size), |b| {
+                b.iter(|| {
+                    bn.forward_inference(&running, black_box(&x), black_box(&mut out))
+                        .expect("valid")
+                })
+            });
+        }
 
         // In place, x ← BN(x), with γ = 1, β = 0 and statistics (0, 1), so that repeating it
         // (scale 1/√(1 + ε)) leaves the data's magnitude, and the timing, unchanged.

@@ -589,3 +589,49 @@ fn folded_layer_equals_layer_then_bn() {
         );
     }
 }
+
+/// Every kernel on two and three threads gives the one-thread bits, on shapes large enough
+/// to be split in two and in three (the layer keeps at least 128 Ki elements a piece): odd
+/// feature counts, so the last piece is not a whole number of vectors, and batches of 2
+/// (pieces of two tiles each) and 193.
+#[test]
+fn threads_give_the_one_thread_bits() {
+    use dnn_proofs::Threads;
+    for (f, m) in [(131_073, 2), (2_049, 193)] {
+        let x = DMatrix::from_fn(f, m, |k, j| {
+            ((k * 31 + j * 17) % 89) as f32 / 8.0 + (k % 11) as f32 - 5.0
+        });
+        let dy = DMatrix::from_fn(f, m, |k, j| ((k * 7 + j * 13) % 37) as f32 / 16.0 - 1.0);
+        let gamma = (0..f).map(|k| 0.5 + (k % 4) as f32 * 0.25).collect();
+        let beta = (0..f).map(|k| (k % 3) as f32 * 0.5 - 0.5).collect();
+        let one = BatchNorm::with_affine(gamma, beta, 1e-5).expect("valid layer");
+        let outputs = |bn: &BatchNorm| {
+            let mut y = DMatrix::zeros(f, m);
+            let stats = bn.forward_train(&x, &mut y).expect("valid shapes");
+            let mut dx = DMatrix::zeros(f, m);
+            let grads = bn.backward(&x, &dy, &stats, &mut dx).expect("valid shapes");
+            let mut running = RunningStats::cumulative(f);
+            running.update(&stats).expect("finite statistics");
+            let mut z = DMatrix::zeros(f, m);
+            bn.forward_inference(&running, &x, &mut z)
+                .expect("valid shapes");
+            let mut w = x.clone();
+            bn.forward_inference_in_place(&running, &mut w)
+                .expect("valid shapes");
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            (
+                [y, dx, z, w].map(|v| bits(v.as_slice())),
+                [bits(&grads.gamma), bits(&grads.beta)],
+                [stats.mean(), stats.variance()]
+                    .map(|v| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>()),
+            )
+        };
+        let want = outputs(&one);
+        for threads in [2, 3] {
+            let bn = one
+                .clone()
+                .with_threads(Threads::new(threads).expect("≥ 1"));
+            assert!(outputs(&bn) == want, "F = {f}, m = {m}, {threads} threads");
+        }
+    }
+}

@@ -11,11 +11,14 @@
 //! all of feature k's outputs, NaN; other features are untouched. ε = 0 with a constant
 //! feature gives 0/0 = NaN for that feature, as the formula does.
 
+use std::ops::Range;
+
 use nalgebra::{DMatrix, DVector};
 
-use super::kernel;
+use super::kernel::{self, ColumnsMut, Order};
 use super::running::RunningStats;
 use crate::error::{Error, Result, check_len};
+use crate::threads::{Threads, run_pieces};
 
 /// The rows (features) of one tile for a batch of m: the tile's data, TILE_BYTES, stay in
 /// cache between the statistics pass and the normalising pass (and between the backward's
@@ -31,6 +34,58 @@ const TILE_BYTES: usize = 8 << 20;
 const MIN_TILE_ROWS: usize = 1024;
 const MAX_TILE_ROWS: usize = 1 << 16;
 
+/// The feature ranges one call splits into, one per thread at most: each a whole number of
+/// [`PIECE_ROWS`] rows but the last, and each at least [`MIN_PIECE`] elements (rows × m):
+/// a piece handed to a sleeping helper thread starts when it wakes, about as late as a copy
+/// of 128 Ki floats in cache takes (≈ 11 µs; `rayon::join` of two empty closures from
+/// outside its pool took 12–16 µs here). A feature's arithmetic is the same in whichever
+/// piece holds it, so the pieces decide speed, never bits.
+fn pieces(features: usize, m: usize, threads: Threads, min_piece: usize) -> Vec<Range<usize>> {
+    let units = features.div_ceil(PIECE_ROWS);
+    let by_size = (features.saturating_mul(m) / min_piece.max(1)).max(1);
+    let count = threads.get().min(by_size).min(units).max(1);
+    let per = units.div_ceil(count) * PIECE_ROWS;
+    (0..features)
+        .step_by(per)
+        .map(|start| start..(start + per).min(features))
+        .collect()
+}
+
+/// Rows per unit of a piece: a multiple of every lane width, so pieces add no vector tails.
+const PIECE_ROWS: usize = 64;
+/// The fewest elements worth a piece of its own (see [`pieces`]).
+const MIN_PIECE: usize = 128 << 10;
+
+/// `values` (one per feature) cut at the pieces' boundaries.
+fn cut<'a, T>(mut values: &'a mut [T], pieces: &[Range<usize>]) -> Vec<&'a mut [T]> {
+    pieces
+        .iter()
+        .map(|rows| {
+            let (piece, rest) = std::mem::take(&mut values).split_at_mut(rows.len());
+            values = rest;
+            piece
+        })
+        .collect()
+}
+
+/// Every column of `data` cut at the pieces' boundaries: piece i gets rows `pieces[i]` of
+/// every column.
+fn cut_columns<'a>(
+    data: &'a mut [f32],
+    features: usize,
+    pieces: &[Range<usize>],
+) -> Vec<ColumnsMut<'a>> {
+    let mut rest = ColumnsMut::new(data, features);
+    let mut out = Vec::with_capacity(pieces.len());
+    for rows in &pieces[..pieces.len() - 1] {
+        let (piece, tail) = rest.split_at(rows.end);
+        out.push(piece);
+        rest = tail;
+    }
+    out.push(rest);
+    out
+}
+
 /// Batch normalisation of F features: y = γ·(x − μ)/√(σ² + ε) + β per feature (BN-AFFINE),
 /// with the batch's statistics in training (Algorithm 1) and fixed ones at inference
 /// (Algorithm 2).
@@ -39,6 +94,7 @@ pub struct BatchNorm {
     gamma: Vec<f32>,
     beta: Vec<f32>,
     eps: f32,
+    threads: Threads,
 }
 
 /// What the training forward measured: per-feature batch mean μ_B and *biased* variance
@@ -92,12 +148,37 @@ impl BatchNorm {
                 range: "[0, ∞), finite",
             });
         }
-        Ok(Self { gamma, beta, eps })
+        Ok(Self {
+            gamma,
+            beta,
+            eps,
+            threads: Threads::ONE,
+        })
     }
 
     /// F, the number of features.
     pub fn features(&self) -> usize {
         self.gamma.len()
+    }
+
+    /// The same layer on `threads` threads: each call splits its features into one range per
+    /// thread (when the batch is large enough to pay, see `pieces` in this module's source).
+    /// Every output is the same, bit for bit, on any number of threads.
+    ///
+    /// ```
+    /// use dnn_proofs::{Threads, batch_norm::BatchNorm};
+    /// let bn = BatchNorm::new(512, 1e-5)?.with_threads(Threads::new(2)?);
+    /// assert_eq!(bn.threads().get(), 2);
+    /// # Ok::<(), dnn_proofs::Error>(())
+    /// ```
+    pub fn with_threads(mut self, threads: Threads) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// The threads a call may use (one unless [`BatchNorm::with_threads`] said otherwise).
+    pub fn threads(&self) -> Threads {
+        self.threads
     }
 
     /// ε.
@@ -130,7 +211,8 @@ impl BatchNorm {
     /// per-feature mean and biased variance, written as one FMA per element,
     /// y = x·a + b with a = γ/√(σ_B² + ε) and b = β − a·μ_B.
     ///
-    /// Per tile of features: one pass of shifted f64 sums for the statistics
+    /// The features go in pieces, one per thread ([`BatchNorm::with_threads`]), and each
+    /// piece tile by tile: one pass of shifted f64 sums for the tile's statistics
     /// (`kernel::shifted_sums`), then the FMA pass over the same tile while it is in cache.
     ///
     /// Errors: `x` not F × m, `y` not the shape of `x`, or m < 2 — one sample has σ_B² = 0 and
@@ -146,18 +228,66 @@ impl BatchNorm {
             variance: vec![0.0; f],
             batch: m,
         };
-        let (xs, ys) = (x.as_slice(), y.as_mut_slice());
-        let tile = tile_rows(m).min(f);
+        let pieces = pieces(f, m, self.threads, MIN_PIECE);
+        self.train_pieces(x.as_slice(), y.as_mut_slice(), m, &pieces, &mut stats);
+        Ok(stats)
+    }
+    // ANCHOR_END: forward_train
+
+    /// The training forward on each piece of features, over the threads.
+    fn train_pieces(
+        &self,
+        xs: &[f32],
+        ys: &mut [f32],
+        m: usize,
+        pieces: &[Range<usize>],
+        stats: &mut BatchStats,
+    ) {
+        let f = self.features();
         let order = kernel::order(xs.len(), 2); // x in, y out
+        let outputs = cut_columns(ys, f, pieces);
+        let means = cut(&mut stats.mean, pieces);
+        let variances = cut(&mut stats.variance, pieces);
+        let work: Vec<_> = pieces
+            .iter()
+            .cloned()
+            .zip(outputs)
+            .zip(means.into_iter().zip(variances))
+            .collect();
+        run_pieces(work, |((rows, mut y), (mean, var))| {
+            self.train_rows(xs, m, order, rows, &mut y, mean, var);
+        });
+    }
+
+    // ANCHOR: train_rows
+    /// The training forward on the features `rows`, tile by tile: one pass of shifted f64
+    /// sums for a tile's statistics, then the FMA pass over the same tile while it is in
+    /// cache. `mean` and `variance` are the statistics of these rows.
+    #[allow(clippy::too_many_arguments)]
+    fn train_rows(
+        &self,
+        xs: &[f32],
+        m: usize,
+        order: Order,
+        rows: Range<usize>,
+        y: &mut ColumnsMut<'_>,
+        mean: &mut [f64],
+        variance: &mut [f64],
+    ) {
+        let f = self.features();
+        let tile = tile_rows(m).min(rows.len());
         let (mut shift, mut sum, mut sum_sq) = (vec![0.0; tile], vec![0.0; tile], vec![0.0; tile]);
         let (mut a, mut b) = (vec![0.0f32; tile], vec![0.0f32; tile]);
-        for start in (0..f).step_by(tile) {
-            let rows = start..(start + tile).min(f);
-            let w = rows.len();
+        for start in rows.clone().step_by(tile) {
+            let tile_rows = start..(start + tile).min(rows.end);
+            let (w, local) = (
+                tile_rows.len(),
+                start - rows.start..start - rows.start + tile_rows.len(),
+            );
             kernel::shifted_sums(
                 xs,
                 f,
-                rows.clone(),
+                tile_rows.clone(),
                 &mut shift[..w],
                 &mut sum[..w],
                 &mut sum_sq[..w],
@@ -165,18 +295,16 @@ impl BatchNorm {
             // Per feature (plain loops over slices, which the compiler vectorises):
             // (μ_B, σ_B²), then a = γ/√(σ_B² + ε) and b = β − a·μ_B, rounded once to f32.
             let moments = shift[..w].iter().zip(&sum[..w]).zip(&sum_sq[..w]);
-            let out = stats.mean[rows.clone()]
+            let out = mean[local.clone()]
                 .iter_mut()
-                .zip(&mut stats.variance[rows.clone()]);
+                .zip(&mut variance[local.clone()]);
             for (((k, s), q), (mu, var)) in moments.zip(out) {
                 (*mu, *var) = kernel::finish(*k, *s, *q, m);
             }
-            let params = self.gamma[rows.clone()]
+            let params = self.gamma[tile_rows.clone()]
                 .iter()
-                .zip(&self.beta[rows.clone()]);
-            let moments = stats.mean[rows.clone()]
-                .iter()
-                .zip(&stats.variance[rows.clone()]);
+                .zip(&self.beta[tile_rows.clone()]);
+            let moments = mean[local.clone()].iter().zip(&variance[local]);
             for (((g, bt), (mu, var)), (ar, br)) in
                 params.zip(moments).zip(a.iter_mut().zip(b.iter_mut()))
             {
@@ -184,11 +312,10 @@ impl BatchNorm {
                 *ar = scale as f32;
                 *br = (f64::from(*bt) - scale * mu) as f32;
             }
-            kernel::affine(order, xs, ys, f, rows, &a[..w], &b[..w]);
+            kernel::affine(order, xs, f, tile_rows, y, &a[..w], &b[..w]);
         }
-        Ok(stats)
     }
-    // ANCHOR_END: forward_train
+    // ANCHOR_END: train_rows
 
     // ANCHOR: backward
     /// Backward pass (EXT-BN-BWD) for the batch `x` of the last [`BatchNorm::forward_train`]
@@ -198,7 +325,8 @@ impl BatchNorm {
     /// The compact form ∂ℓ/∂x_i = (γ/(m·s))·(m·g_i − Σg − x̂_i·Σ g·x̂) with s = √(σ_B² + ε) is,
     /// per feature, an affine map of (g_i, x_i): dx = g·A + (x·B + C) with A = γ/s,
     /// B = −A·c₂/s, C = −A·c₁ + A·c₂·μ_B/s, c₁ = Σg/m, c₂ = Σg·x̂/m. So one pass of f64 sums
-    /// (`kernel::gradient_sums`) and one pass of two FMAs per element, per tile.
+    /// (`kernel::gradient_sums`) and one pass of two FMAs per element, per tile of each
+    /// thread's piece of the features.
     ///
     /// Errors: any of `x`, `dy`, `dx` not F × m, or `stats` from another shape.
     pub fn backward(
@@ -220,44 +348,97 @@ impl BatchNorm {
             gamma: vec![0.0; f],
             beta: vec![0.0; f],
         };
-        let (xs, gs, ds) = (x.as_slice(), dy.as_slice(), dx.as_mut_slice());
-        let tile = tile_rows(2 * m).min(f); // two inputs, x and dy, per tile
+        let pieces = pieces(f, m, self.threads, MIN_PIECE);
+        self.backward_pieces(
+            x.as_slice(),
+            dy.as_slice(),
+            stats,
+            dx.as_mut_slice(),
+            &pieces,
+            &mut grads,
+        );
+        Ok(grads)
+    }
+    // ANCHOR_END: backward
+
+    /// The backward pass on each piece of features, over the threads.
+    fn backward_pieces(
+        &self,
+        xs: &[f32],
+        gs: &[f32],
+        stats: &BatchStats,
+        ds: &mut [f32],
+        pieces: &[Range<usize>],
+        grads: &mut ParamGradients,
+    ) {
+        let f = self.features();
         let order = kernel::order(xs.len(), 3); // x and dy in, dx out
+        let outputs = cut_columns(ds, f, pieces);
+        let gammas = cut(&mut grads.gamma, pieces);
+        let betas = cut(&mut grads.beta, pieces);
+        let work: Vec<_> = pieces
+            .iter()
+            .cloned()
+            .zip(outputs)
+            .zip(gammas.into_iter().zip(betas))
+            .collect();
+        run_pieces(work, |((rows, mut dx), (d_gamma, d_beta))| {
+            self.backward_rows(xs, gs, stats, order, rows, &mut dx, d_gamma, d_beta);
+        });
+    }
+
+    // ANCHOR: backward_rows
+    /// The backward pass on the features `rows`, tile by tile: one pass of f64 sums, then
+    /// one pass of two FMAs per element over the same tile. `d_gamma` and `d_beta` are these
+    /// rows' parameter gradients.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_rows(
+        &self,
+        xs: &[f32],
+        gs: &[f32],
+        stats: &BatchStats,
+        order: Order,
+        rows: Range<usize>,
+        dx: &mut ColumnsMut<'_>,
+        d_gamma: &mut [f32],
+        d_beta: &mut [f32],
+    ) {
+        let (f, m) = (self.features(), stats.batch);
+        let tile = tile_rows(2 * m).min(rows.len()); // two inputs, x and dy, per tile
         let (mut inv, mut sum_g, mut sum_gx) = (vec![0.0; tile], vec![0.0; tile], vec![0.0; tile]);
         let (mut a, mut b, mut c) = (vec![0.0f32; tile], vec![0.0f32; tile], vec![0.0f32; tile]);
         let mf = m as f64;
-        for start in (0..f).step_by(tile) {
-            let rows = start..(start + tile).min(f);
-            let w = rows.len();
-            for (i, v) in inv.iter_mut().zip(&stats.variance[rows.clone()]) {
+        for start in rows.clone().step_by(tile) {
+            let tile_rows = start..(start + tile).min(rows.end);
+            let w = tile_rows.len();
+            for (i, v) in inv.iter_mut().zip(&stats.variance[tile_rows.clone()]) {
                 *i = 1.0 / (v + f64::from(self.eps)).sqrt();
             }
-            let mean = &stats.mean[rows.clone()];
+            let mean = &stats.mean[tile_rows.clone()];
             kernel::gradient_sums(
                 xs,
                 gs,
                 f,
-                rows.clone(),
+                tile_rows.clone(),
                 mean,
                 &inv[..w],
                 &mut sum_g[..w],
                 &mut sum_gx[..w],
             );
             for r in 0..w {
-                let k = start + r;
-                grads.beta[k] = sum_g[r] as f32;
-                grads.gamma[k] = sum_gx[r] as f32;
+                let (k, local) = (start + r, start - rows.start + r);
+                d_beta[local] = sum_g[r] as f32;
+                d_gamma[local] = sum_gx[r] as f32;
                 let big_a = f64::from(self.gamma[k]) * inv[r];
                 let (c1, c2) = (sum_g[r] / mf, sum_gx[r] / mf);
                 a[r] = big_a as f32;
                 b[r] = (-big_a * c2 * inv[r]) as f32;
                 c[r] = (-big_a * c1 + big_a * c2 * inv[r] * mean[r]) as f32;
             }
-            kernel::affine2(order, xs, gs, ds, f, rows, &a[..w], &b[..w], &c[..w]);
+            kernel::affine2(order, xs, gs, f, tile_rows, dx, &a[..w], &b[..w], &c[..w]);
         }
-        Ok(grads)
     }
-    // ANCHOR_END: backward
+    // ANCHOR_END: backward_rows
 
     // ANCHOR: inference_affine
     /// Inference BN (Algorithm 2) as one affine map per feature from the running statistics:
@@ -292,7 +473,8 @@ impl BatchNorm {
         x: &DMatrix<f32>,
         y: &mut DMatrix<f32>,
     ) -> Result<()> {
-        self.inference_affine(running)?.apply(x, y)
+        self.inference_affine(running)?
+            .apply_with_threads(x, y, self.threads)
     }
 
     /// Inference in place, x ← BN(x): [`BatchNorm::inference_affine`] then
@@ -302,7 +484,8 @@ impl BatchNorm {
         running: &RunningStats,
         x: &mut DMatrix<f32>,
     ) -> Result<()> {
-        self.inference_affine(running)?.apply_in_place(x)
+        self.inference_affine(running)?
+            .apply_in_place_with_threads(x, self.threads)
     }
 }
 
@@ -367,37 +550,80 @@ impl Affine {
     /// y = scale·x + shift per feature: one read, one FMA and one write per element.
     /// Errors: `x` not F × m or `y` not the shape of `x`.
     pub fn apply(&self, x: &DMatrix<f32>, y: &mut DMatrix<f32>) -> Result<()> {
+        self.apply_with_threads(x, y, Threads::ONE)
+    }
+
+    /// [`Affine::apply`] with the features split over `threads` threads; the same bits.
+    pub fn apply_with_threads(
+        &self,
+        x: &DMatrix<f32>,
+        y: &mut DMatrix<f32>,
+        threads: Threads,
+    ) -> Result<()> {
         let f = self.scale.len();
         check_len("shift", f, self.shift.len())?;
         check_len("input rows (features)", f, x.nrows())?;
         check_len("output rows", f, y.nrows())?;
         check_len("output columns (batch)", x.ncols(), y.ncols())?;
         if f > 0 {
-            kernel::affine(
-                kernel::order(x.len(), 2),
-                x.as_slice(),
-                y.as_mut_slice(),
-                f,
-                0..f,
-                &self.scale,
-                &self.shift,
-            );
+            let pieces = pieces(f, x.ncols(), threads, MIN_PIECE);
+            self.apply_pieces(x.as_slice(), y.as_mut_slice(), &pieces);
         }
         Ok(())
+    }
+
+    /// y = scale·x + shift on each piece of features, over the threads.
+    fn apply_pieces(&self, xs: &[f32], ys: &mut [f32], pieces: &[Range<usize>]) {
+        let f = self.scale.len();
+        let order = kernel::order(xs.len(), 2); // x in, y out
+        let work: Vec<_> = pieces
+            .iter()
+            .cloned()
+            .zip(cut_columns(ys, f, pieces))
+            .collect();
+        run_pieces(work, |(rows, mut y)| {
+            let (scale, shift) = (&self.scale[rows.clone()], &self.shift[rows.clone()]);
+            kernel::affine(order, xs, f, rows, &mut y, scale, shift);
+        });
     }
     // ANCHOR_END: affine_apply
 
     /// x ← scale·x + shift per feature, in place: one read and one write per element, the
     /// same bits as [`Affine::apply`]. Errors: `x` not F × m.
     pub fn apply_in_place(&self, x: &mut DMatrix<f32>) -> Result<()> {
+        self.apply_in_place_with_threads(x, Threads::ONE)
+    }
+
+    /// [`Affine::apply_in_place`] with the features split over `threads` threads; the same
+    /// bits.
+    pub fn apply_in_place_with_threads(
+        &self,
+        x: &mut DMatrix<f32>,
+        threads: Threads,
+    ) -> Result<()> {
         let f = self.scale.len();
         check_len("shift", f, self.shift.len())?;
         check_len("input rows (features)", f, x.nrows())?;
         if f > 0 {
-            let order = kernel::order(x.len(), 2);
-            kernel::affine_in_place(order, x.as_mut_slice(), f, 0..f, &self.scale, &self.shift);
+            let pieces = pieces(f, x.ncols(), threads, MIN_PIECE);
+            self.apply_in_place_pieces(x.as_mut_slice(), &pieces);
         }
         Ok(())
+    }
+
+    /// x ← scale·x + shift on each piece of features, over the threads.
+    fn apply_in_place_pieces(&self, xs: &mut [f32], pieces: &[Range<usize>]) {
+        let f = self.scale.len();
+        let order = kernel::order(xs.len(), 2);
+        let work: Vec<_> = pieces
+            .iter()
+            .cloned()
+            .zip(cut_columns(xs, f, pieces))
+            .collect();
+        run_pieces(work, |(rows, mut x)| {
+            let (scale, shift) = (&self.scale[rows.clone()], &self.shift[rows.clone()]);
+            kernel::affine_in_place(order, &mut x, rows, scale, shift);
+        });
     }
 
     // ANCHOR: fold_into
@@ -429,5 +655,119 @@ fn check_batch(m: usize) -> Result<()> {
             value: m as f64,
             range: "[2, ∞): with m = 1, σ_B² = 0 and the inference factor m/(m − 1) divides by zero",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pieces cover the features in order, one per thread at most, whole units but the last,
+    /// none smaller than the minimum unless there is only one.
+    #[test]
+    fn pieces_cover_the_features_in_whole_units() {
+        for features in [1, 63, 64, 65, 129, 4096, 65537] {
+            for m in [2, 3, 256] {
+                for threads in 1..=4 {
+                    for min_piece in [1, 4096, MIN_PIECE] {
+                        let t = Threads::new(threads).unwrap();
+                        let p = pieces(features, m, t, min_piece);
+                        let what = format!("F = {features}, m = {m}, {threads} threads, {p:?}");
+                        assert!(!p.is_empty() && p.len() <= threads, "{what}");
+                        assert_eq!(p[0].start, 0, "{what}");
+                        assert_eq!(p[p.len() - 1].end, features, "{what}");
+                        for pair in p.windows(2) {
+                            assert_eq!(pair[0].end, pair[1].start, "{what}");
+                            assert_eq!(pair[0].len() % PIECE_ROWS, 0, "{what}");
+                        }
+                        if p.len() > 1 {
+                            assert!(p.iter().all(|r| !r.is_empty()), "{what}");
+                            assert!(features * m / p.len() >= min_piece, "{what}");
+                        }
+                    }
+                }
+            }
+        }
+        // Large enough to pay: the 1 Mi bench shape takes both threads.
+        let two = Threads::new(2).unwrap();
+        assert_eq!(pieces(4096, 256, two, MIN_PIECE), vec![0..2048, 2048..4096]);
+        assert_eq!(pieces(64, 64, two, MIN_PIECE), vec![0..64]);
+    }
+
+    fn matrix(f: usize, m: usize, salt: usize) -> DMatrix<f32> {
+        DMatrix::from_fn(f, m, |k, j| {
+            let v = ((k * 37 + j * 53 + salt * 11) % 101) as f32 / 16.0;
+            v + (k % 7) as f32 - 3.0
+        })
+    }
+
+    /// Splits of the features that no thread count and size would choose (pieces of one
+    /// unit, uneven last pieces): every kernel gives the bits of one piece.
+    #[test]
+    fn every_split_of_the_features_gives_the_same_bits() {
+        // The last shape's batch makes tiles of 1024 rows, so its pieces span several tiles.
+        for (f, m) in [
+            (1, 2),
+            (65, 3),
+            (129, 5),
+            (200, 2),
+            (1041, 9),
+            (2100, 4),
+            (2211, 2048),
+        ] {
+            let bn = BatchNorm::with_affine(
+                (0..f).map(|k| 0.5 + (k % 5) as f32 * 0.25).collect(),
+                (0..f).map(|k| (k % 3) as f32 - 1.0).collect(),
+                1e-5,
+            )
+            .unwrap();
+            let (x, g) = (matrix(f, m, 1), matrix(f, m, 2));
+            let run_with = |pieces: &[Range<usize>]| {
+                let mut stats = BatchStats {
+                    mean: vec![0.0; f],
+                    variance: vec![0.0; f],
+                    batch: m,
+                };
+                let mut y = DMatrix::from_element(f, m, f32::NAN);
+                bn.train_pieces(x.as_slice(), y.as_mut_slice(), m, pieces, &mut stats);
+                let mut grads = ParamGradients {
+                    gamma: vec![0.0; f],
+                    beta: vec![0.0; f],
+                };
+                let mut dx = DMatrix::from_element(f, m, f32::NAN);
+                let (xs, gs) = (x.as_slice(), g.as_slice());
+                bn.backward_pieces(xs, gs, &stats, dx.as_mut_slice(), pieces, &mut grads);
+                let affine = Affine {
+                    scale: stats.mean.iter().map(|&v| v as f32 * 0.5 + 1.0).collect(),
+                    shift: stats.variance.iter().map(|&v| v as f32).collect(),
+                };
+                let mut z = DMatrix::from_element(f, m, f32::NAN);
+                affine.apply_pieces(xs, z.as_mut_slice(), pieces);
+                let mut w = x.clone();
+                affine.apply_in_place_pieces(w.as_mut_slice(), pieces);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                let bits64 = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                (
+                    [bits(y.as_slice()), bits(dx.as_slice()), bits(z.as_slice())],
+                    [bits(w.as_slice()), bits(&grads.gamma), bits(&grads.beta)],
+                    [bits64(&stats.mean), bits64(&stats.variance)],
+                )
+            };
+            let whole = run_with(std::slice::from_ref(&(0..f)));
+            let units: Vec<Range<usize>> = (0..f)
+                .step_by(PIECE_ROWS)
+                .map(|s| s..(s + PIECE_ROWS).min(f))
+                .collect();
+            let mut splits = vec![units];
+            for count in 2..=3 {
+                splits.push(pieces(f, m, Threads::new(count).unwrap(), 1));
+            }
+            for split in splits {
+                assert!(
+                    whole == run_with(&split),
+                    "F = {f}, m = {m}, pieces {split:?}"
+                );
+            }
+        }
     }
 }
