@@ -11,12 +11,13 @@
 //! all of feature k's outputs, NaN; other features are untouched. ε = 0 with a constant
 //! feature gives 0/0 = NaN for that feature, as the formula does.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use nalgebra::{DMatrix, DVector};
 
 use super::kernel::{self, ColumnsMut, Order};
-use super::running::RunningStats;
+use super::running::{RunningStats, Stored};
 use crate::error::{Error, Result, check_len};
 use crate::threads::{Threads, run_pieces};
 
@@ -84,6 +85,60 @@ fn cut_columns<'a>(
     }
     out.push(rest);
     out
+}
+
+/// (scale, shift) of a piece's features: borrowed from an [`Affine`], or computed by the
+/// piece itself from the running statistics.
+type Coefficients<'a> = (Cow<'a, [f32]>, Cow<'a, [f32]>);
+
+/// y = scale·x + shift on each piece of features, over the threads, with each piece's
+/// coefficients from `coefficients`.
+fn affine_pieces<'a>(
+    xs: &[f32],
+    ys: &mut [f32],
+    f: usize,
+    pieces: &[Range<usize>],
+    coefficients: impl Fn(Range<usize>) -> Coefficients<'a> + Sync,
+) {
+    let order = kernel::order(xs.len(), 2); // x in, y out
+    let work: Vec<_> = pieces
+        .iter()
+        .cloned()
+        .zip(cut_columns(ys, f, pieces))
+        .collect();
+    run_pieces(work, |(rows, mut y)| {
+        let (scale, shift) = coefficients(rows.clone());
+        kernel::affine(order, xs, f, rows, &mut y, &scale, &shift);
+    });
+}
+
+/// x ← scale·x + shift on each piece of features, over the threads.
+fn affine_in_place_pieces<'a>(
+    xs: &mut [f32],
+    f: usize,
+    pieces: &[Range<usize>],
+    coefficients: impl Fn(Range<usize>) -> Coefficients<'a> + Sync,
+) {
+    let order = kernel::order(xs.len(), 2);
+    let work: Vec<_> = pieces
+        .iter()
+        .cloned()
+        .zip(cut_columns(xs, f, pieces))
+        .collect();
+    run_pieces(work, |(rows, mut x)| {
+        let (scale, shift) = coefficients(rows.clone());
+        kernel::affine_in_place(order, &mut x, rows, &scale, &shift);
+    });
+}
+
+/// An affine map's shapes: `x` has F rows, and a separate output `y` the shape of `x`.
+fn check_affine_shapes(f: usize, x: &DMatrix<f32>, y: Option<&DMatrix<f32>>) -> Result<()> {
+    check_len("input rows (features)", f, x.nrows())?;
+    if let Some(y) = y {
+        check_len("output rows", f, y.nrows())?;
+        check_len("output columns (batch)", x.ncols(), y.ncols())?;
+    }
+    Ok(())
 }
 
 /// Batch normalisation of F features: y = γ·(x − μ)/√(σ² + ε) + β per feature (BN-AFFINE),
@@ -447,34 +502,67 @@ impl BatchNorm {
     /// Errors: `running` for another number of features, with no batch averaged yet, or with
     /// a non-finite mean or a variance that is negative or not finite.
     pub fn inference_affine(&self, running: &RunningStats) -> Result<Affine> {
+        let stored = self.running_values(running)?;
+        let f = self.features();
+        let (mut scale, mut shift) = (vec![0.0f32; f], vec![0.0f32; f]);
+        self.inference_coefficients(stored, 0..f, &mut scale, &mut shift);
+        Ok(Affine { scale, shift })
+    }
+
+    /// scale and shift of the features `rows` (indexed from the range's start), from the
+    /// running statistics μ = mean/t and σ² = variance/t ([`Stored`]).
+    fn inference_coefficients(
+        &self,
+        running: Stored<'_>,
+        rows: Range<usize>,
+        scale: &mut [f32],
+        shift: &mut [f32],
+    ) {
+        let eps = f64::from(self.eps);
+        let params = self.gamma[rows.clone()]
+            .iter()
+            .zip(&self.beta[rows.clone()]);
+        let t = running.divisor;
+        let stats = running.mean[rows.clone()]
+            .iter()
+            .zip(&running.variance[rows]);
+        for (((g, b), (mean, var)), (sc, sh)) in params.zip(stats).zip(scale.iter_mut().zip(shift))
+        {
+            let (mu, v) = (mean / t, var / t);
+            let s = f64::from(*g) / (v + eps).sqrt();
+            *sc = s as f32;
+            *sh = (f64::from(*b) - s * mu) as f32;
+        }
+    }
+    // ANCHOR_END: inference_affine
+
+    /// The running statistics' stored values and divisor, checked against this layer.
+    fn running_values<'a>(&self, running: &'a RunningStats) -> Result<Stored<'a>> {
         check_len(
             "running statistics (features)",
             self.features(),
             running.features(),
         )?;
-        let (mean, var) = running.values()?;
-        let eps = f64::from(self.eps);
-        let (mut scale, mut shift) = (vec![0.0f32; mean.len()], vec![0.0f32; mean.len()]);
-        let params = self.gamma.iter().zip(&self.beta).zip(mean.iter().zip(&var));
-        for (((g, b), (mu, v)), (sc, sh)) in params.zip(scale.iter_mut().zip(shift.iter_mut())) {
-            let s = f64::from(*g) / (v + eps).sqrt();
-            *sc = s as f32;
-            *sh = (f64::from(*b) - s * mu) as f32;
-        }
-        Ok(Affine { scale, shift })
+        running.stored()
     }
-    // ANCHOR_END: inference_affine
 
-    /// Inference forward: [`BatchNorm::inference_affine`] then [`Affine::apply`]. Each
-    /// sample's output depends on that sample alone, bit for bit (BN-INF-TRANSFORM).
+    /// Inference forward: [`BatchNorm::inference_affine`] then [`Affine::apply`], with each
+    /// thread computing the coefficients of its own features. Each sample's output depends
+    /// on that sample alone, bit for bit (BN-INF-TRANSFORM).
     pub fn forward_inference(
         &self,
         running: &RunningStats,
         x: &DMatrix<f32>,
         y: &mut DMatrix<f32>,
     ) -> Result<()> {
-        self.inference_affine(running)?
-            .apply_with_threads(x, y, self.threads)
+        let stored = self.running_values(running)?;
+        let f = self.features();
+        check_affine_shapes(f, x, Some(y))?;
+        let pieces = pieces(f, x.ncols(), self.threads, MIN_PIECE);
+        affine_pieces(x.as_slice(), y.as_mut_slice(), f, &pieces, |rows| {
+            self.piece_coefficients(stored, rows)
+        });
+        Ok(())
     }
 
     /// Inference in place, x ← BN(x): [`BatchNorm::inference_affine`] then
@@ -484,8 +572,21 @@ impl BatchNorm {
         running: &RunningStats,
         x: &mut DMatrix<f32>,
     ) -> Result<()> {
-        self.inference_affine(running)?
-            .apply_in_place_with_threads(x, self.threads)
+        let stored = self.running_values(running)?;
+        let f = self.features();
+        check_affine_shapes(f, x, None)?;
+        let pieces = pieces(f, x.ncols(), self.threads, MIN_PIECE);
+        affine_in_place_pieces(x.as_mut_slice(), f, &pieces, |rows| {
+            self.piece_coefficients(stored, rows)
+        });
+        Ok(())
+    }
+
+    /// [`BatchNorm::inference_coefficients`] of one piece, into new vectors.
+    fn piece_coefficients<'a>(&self, stored: Stored<'_>, rows: Range<usize>) -> Coefficients<'a> {
+        let (mut scale, mut shift) = (vec![0.0f32; rows.len()], vec![0.0f32; rows.len()]);
+        self.inference_coefficients(stored, rows, &mut scale, &mut shift);
+        (Cow::Owned(scale), Cow::Owned(shift))
     }
 }
 
@@ -562,29 +663,14 @@ impl Affine {
     ) -> Result<()> {
         let f = self.scale.len();
         check_len("shift", f, self.shift.len())?;
-        check_len("input rows (features)", f, x.nrows())?;
-        check_len("output rows", f, y.nrows())?;
-        check_len("output columns (batch)", x.ncols(), y.ncols())?;
+        check_affine_shapes(f, x, Some(y))?;
         if f > 0 {
             let pieces = pieces(f, x.ncols(), threads, MIN_PIECE);
-            self.apply_pieces(x.as_slice(), y.as_mut_slice(), &pieces);
+            affine_pieces(x.as_slice(), y.as_mut_slice(), f, &pieces, |rows| {
+                self.coefficients(rows)
+            });
         }
         Ok(())
-    }
-
-    /// y = scale·x + shift on each piece of features, over the threads.
-    fn apply_pieces(&self, xs: &[f32], ys: &mut [f32], pieces: &[Range<usize>]) {
-        let f = self.scale.len();
-        let order = kernel::order(xs.len(), 2); // x in, y out
-        let work: Vec<_> = pieces
-            .iter()
-            .cloned()
-            .zip(cut_columns(ys, f, pieces))
-            .collect();
-        run_pieces(work, |(rows, mut y)| {
-            let (scale, shift) = (&self.scale[rows.clone()], &self.shift[rows.clone()]);
-            kernel::affine(order, xs, f, rows, &mut y, scale, shift);
-        });
     }
     // ANCHOR_END: affine_apply
 
@@ -603,27 +689,18 @@ impl Affine {
     ) -> Result<()> {
         let f = self.scale.len();
         check_len("shift", f, self.shift.len())?;
-        check_len("input rows (features)", f, x.nrows())?;
+        check_affine_shapes(f, x, None)?;
         if f > 0 {
             let pieces = pieces(f, x.ncols(), threads, MIN_PIECE);
-            self.apply_in_place_pieces(x.as_mut_slice(), &pieces);
+            affine_in_place_pieces(x.as_mut_slice(), f, &pieces, |rows| self.coefficients(rows));
         }
         Ok(())
     }
 
-    /// x ← scale·x + shift on each piece of features, over the threads.
-    fn apply_in_place_pieces(&self, xs: &mut [f32], pieces: &[Range<usize>]) {
-        let f = self.scale.len();
-        let order = kernel::order(xs.len(), 2);
-        let work: Vec<_> = pieces
-            .iter()
-            .cloned()
-            .zip(cut_columns(xs, f, pieces))
-            .collect();
-        run_pieces(work, |(rows, mut x)| {
-            let (scale, shift) = (&self.scale[rows.clone()], &self.shift[rows.clone()]);
-            kernel::affine_in_place(order, &mut x, rows, scale, shift);
-        });
+    /// The coefficients of the features `rows`, borrowed.
+    fn coefficients(&self, rows: Range<usize>) -> Coefficients<'_> {
+        let (scale, shift) = (&self.scale[rows.clone()], &self.shift[rows]);
+        (Cow::Borrowed(scale), Cow::Borrowed(shift))
     }
 
     // ANCHOR: fold_into
@@ -742,9 +819,9 @@ mod tests {
                     shift: stats.variance.iter().map(|&v| v as f32).collect(),
                 };
                 let mut z = DMatrix::from_element(f, m, f32::NAN);
-                affine.apply_pieces(xs, z.as_mut_slice(), pieces);
+                affine_pieces(xs, z.as_mut_slice(), f, pieces, |r| affine.coefficients(r));
                 let mut w = x.clone();
-                affine.apply_in_place_pieces(w.as_mut_slice(), pieces);
+                affine_in_place_pieces(w.as_mut_slice(), f, pieces, |r| affine.coefficients(r));
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 let bits64 = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 (

@@ -170,26 +170,59 @@ impl RunningStats {
     /// batches, or values that are not finite (σ² < 0 cannot arise from updates but is
     /// checked too).
     pub fn values(&self) -> Result<(Vec<f64>, Vec<f64>)> {
-        let (mean, variance) = match self.averaging {
-            Averaging::Cumulative => {
-                if self.batches == 0 {
-                    return Err(Error::ParameterOutOfRange {
-                        name: "batches averaged into the running statistics",
-                        value: 0.0,
-                        range: "at least 1 before inference",
-                    });
-                }
-                let t = self.batches as f64;
-                (
-                    self.mean.iter().map(|s| s / t).collect(),
-                    self.variance.iter().map(|s| s / t).collect(),
-                )
-            }
-            Averaging::Exponential { .. } => (self.mean.clone(), self.variance.clone()),
-        };
-        validate(&mean, &variance)?;
-        Ok((mean, variance))
+        let t = self.divisor()?;
+        Ok((
+            self.mean.iter().map(|s| s / t).collect(),
+            self.variance.iter().map(|s| s / t).collect(),
+        ))
     }
+
+    /// The stored per-feature values and their divisor (see [`Stored`]). Errors as [`RunningStats::values`], checked here so that a
+    /// caller can compute the statistics of any range of features itself, without building
+    /// them all (inference splits them over threads).
+    pub(super) fn stored(&self) -> Result<Stored<'_>> {
+        Ok(Stored {
+            mean: &self.mean,
+            variance: &self.variance,
+            divisor: self.divisor()?,
+        })
+    }
+
+    /// The divisor t (see [`Stored`]), after checking that some batch was averaged and that
+    /// the statistics are valid. Dividing by t ≥ 1 keeps a value finite, and its sign, so the
+    /// stored values are checked, and a bad one is reported divided, as `values` holds it.
+    fn divisor(&self) -> Result<f64> {
+        let t = match self.averaging {
+            Averaging::Cumulative if self.batches == 0 => {
+                return Err(Error::ParameterOutOfRange {
+                    name: "batches averaged into the running statistics",
+                    value: 0.0,
+                    range: "at least 1 before inference",
+                });
+            }
+            Averaging::Cumulative => self.batches as f64,
+            Averaging::Exponential { .. } => 1.0,
+        };
+        validate(&self.mean, &self.variance).map_err(|e| match e {
+            Error::ParameterOutOfRange { name, value, range } => Error::ParameterOutOfRange {
+                name,
+                value: value / t,
+                range,
+            },
+            other => other,
+        })?;
+        Ok(t)
+    }
+}
+
+/// The running statistics as stored: the inference statistics are μ_k = mean[k]/t and
+/// σ²_k = variance[k]/t, with t = `divisor`, the number of batches (cumulative) or 1
+/// (exponential; x/1 = x exactly).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Stored<'a> {
+    pub mean: &'a [f64],
+    pub variance: &'a [f64],
+    pub divisor: f64,
 }
 
 /// Means finite, variances finite and ≥ 0.
