@@ -593,7 +593,7 @@ fn folded_layer_equals_layer_then_bn() {
 /// Every kernel on two and three threads gives the one-thread bits, on shapes large enough
 /// to be split in two and in three (the layer keeps at least 128 Ki elements a piece): odd
 /// feature counts, so the last piece is not a whole number of vectors, and batches of 2
-/// (pieces of two tiles each) and 193.
+/// (three tiles, the last of one feature) and 193.
 #[test]
 fn threads_give_the_one_thread_bits() {
     use dnn_proofs::Threads;
@@ -602,7 +602,9 @@ fn threads_give_the_one_thread_bits() {
             ((k * 31 + j * 17) % 89) as f32 / 8.0 + (k % 11) as f32 - 5.0
         });
         let dy = DMatrix::from_fn(f, m, |k, j| ((k * 7 + j * 13) % 37) as f32 / 16.0 - 1.0);
-        let gamma = (0..f).map(|k| 0.5 + (k % 4) as f32 * 0.25).collect();
+        // Periods 7 and 3, prime to the pieces' 64-row alignment: a piece that read another
+        // piece's parameters would get different ones.
+        let gamma = (0..f).map(|k| 0.5 + (k % 7) as f32 * 0.25).collect();
         let beta = (0..f).map(|k| (k % 3) as f32 * 0.5 - 0.5).collect();
         let one = BatchNorm::with_affine(gamma, beta, 1e-5).expect("valid layer");
         let outputs = |bn: &BatchNorm| {
