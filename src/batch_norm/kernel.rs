@@ -7,8 +7,9 @@
 //! columns into per-feature accumulators. No transposition, no gather.
 //!
 //! **Rows and columns.** Every loop works on a range of rows (a tile of features, see
-//! `layer::tile_rows`) of every column, and the maps on whole columns of a buffer (a
-//! thread's block of samples).
+//! `layer::tile_rows`) of every column. The maps write through [`Columns`]: a block of whole
+//! columns ([`Flat`]), or the rows of every column a thread owns ([`ColumnsMut`]), so that two
+//! threads can hold disjoint feature ranges.
 //! - The sums take [`GROUP`] columns at a time: a vector of per-row accumulators is loaded
 //!   once, takes the group's columns in registers, and is stored once, and the group's
 //!   columns are that many sequential streams through memory. (With accumulators loaded and
@@ -163,36 +164,32 @@ pub(super) fn finish(shift: f64, sum: f64, sum_sq: f64, m: usize) -> (f64, f64) 
 pub(super) fn affine(
     order: Order,
     x: &[f32],
-    y: &mut [f32],
     features: usize,
     rows: Range<usize>,
+    y: &mut impl Columns,
     a: &[f32],
     b: &[f32],
 ) {
     if order == Order::Blocked {
         for block in blocks(&rows) {
             let (a, b) = (&a[block.local.clone()], &b[block.local]);
-            let columns = x.chunks_exact(features).zip(y.chunks_exact_mut(features));
-            for (xc, yc) in columns {
+            for (j, xc) in x.chunks_exact(features).enumerate() {
                 let r = block.rows.clone();
-                affine_columns([&xc[r.clone()]], [&mut yc[r]], a, b);
+                affine_columns([&xc[r.clone()]], [y.column(j, &r)], a, b);
             }
         }
         return;
     }
-    let mut xq = x.chunks_exact(4 * features);
-    let mut yq = y.chunks_exact_mut(4 * features);
-    for (xs, ys) in (&mut xq).zip(&mut yq) {
+    for (j, xs) in x.chunks_exact(4 * features).enumerate() {
         affine_columns(
             columns::<4>(xs, features, &rows),
-            rows4_mut(ys, features, &rows),
+            y.quad(4 * j, &rows),
             a,
             b,
         );
     }
-    let rest = xq.remainder().chunks_exact(features);
-    for (xc, yc) in rest.zip(yq.into_remainder().chunks_exact_mut(features)) {
-        affine_columns([&xc[rows.clone()]], [&mut yc[rows.clone()]], a, b);
+    for (j, xc) in x.chunks_exact(features).enumerate().skip(y.width() / 4 * 4) {
+        affine_columns([&xc[rows.clone()]], [y.column(j, &rows)], a, b);
     }
 }
 
@@ -220,8 +217,7 @@ fn affine_columns<const N: usize>(x: [&[f32]; N], mut y: [&mut [f32]; N], a: &[f
 /// element, and no read-for-ownership of a separate output.
 pub(super) fn affine_in_place(
     order: Order,
-    x: &mut [f32],
-    features: usize,
+    x: &mut impl Columns,
     rows: Range<usize>,
     a: &[f32],
     b: &[f32],
@@ -229,18 +225,17 @@ pub(super) fn affine_in_place(
     if order == Order::Blocked {
         for block in blocks(&rows) {
             let (a, b) = (&a[block.local.clone()], &b[block.local]);
-            for column in x.chunks_exact_mut(features) {
-                affine_in_place_columns([&mut column[block.rows.clone()]], a, b);
+            for j in 0..x.width() {
+                affine_in_place_columns([x.column(j, &block.rows)], a, b);
             }
         }
         return;
     }
-    let mut quads = x.chunks_exact_mut(4 * features);
-    for quad in &mut quads {
-        affine_in_place_columns(rows4_mut(quad, features, &rows), a, b);
+    for j in (0..x.width() / 4 * 4).step_by(4) {
+        affine_in_place_columns(x.quad(j, &rows), a, b);
     }
-    for column in quads.into_remainder().chunks_exact_mut(features) {
-        affine_in_place_columns([&mut column[rows.clone()]], a, b);
+    for j in x.width() / 4 * 4..x.width() {
+        affine_in_place_columns([x.column(j, &rows)], a, b);
     }
 }
 
@@ -339,42 +334,39 @@ pub(super) fn affine2(
     order: Order,
     x: &[f32],
     g: &[f32],
-    out: &mut [f32],
     features: usize,
     rows: Range<usize>,
+    out: &mut impl Columns,
     a: &[f32],
     b: &[f32],
     c: &[f32],
 ) {
+    let columns1 = x.chunks_exact(features).zip(g.chunks_exact(features));
     if order == Order::Blocked {
         for block in blocks(&rows) {
             let l = block.local;
             let coefficients = [&a[l.clone()], &b[l.clone()], &c[l]];
-            let columns = x.chunks_exact(features).zip(g.chunks_exact(features));
-            for ((xc, gc), oc) in columns.zip(out.chunks_exact_mut(features)) {
+            for (j, (xc, gc)) in columns1.clone().enumerate() {
                 let r = block.rows.clone();
                 let (xr, gr) = ([&xc[r.clone()]], [&gc[r.clone()]]);
-                affine2_columns(xr, gr, [&mut oc[r]], coefficients);
+                affine2_columns(xr, gr, [out.column(j, &r)], coefficients);
             }
         }
         return;
     }
-    let (mut xq, mut gq) = (x.chunks_exact(4 * features), g.chunks_exact(4 * features));
-    let mut oq = out.chunks_exact_mut(4 * features);
-    for ((xs, gs), os) in (&mut xq).zip(&mut gq).zip(&mut oq) {
+    let quads = x
+        .chunks_exact(4 * features)
+        .zip(g.chunks_exact(4 * features));
+    for (j, (xs, gs)) in quads.enumerate() {
         let (xr, gr) = (
             columns::<4>(xs, features, &rows),
             columns::<4>(gs, features, &rows),
         );
-        affine2_columns(xr, gr, rows4_mut(os, features, &rows), [a, b, c]);
+        affine2_columns(xr, gr, out.quad(4 * j, &rows), [a, b, c]);
     }
-    let rest = xq
-        .remainder()
-        .chunks_exact(features)
-        .zip(gq.remainder().chunks_exact(features));
-    for ((xc, gc), oc) in rest.zip(oq.into_remainder().chunks_exact_mut(features)) {
+    for (j, (xc, gc)) in columns1.enumerate().skip(out.width() / 4 * 4) {
         let (xr, gr) = ([&xc[rows.clone()]], [&gc[rows.clone()]]);
-        affine2_columns(xr, gr, [&mut oc[rows.clone()]], [a, b, c]);
+        affine2_columns(xr, gr, [out.column(j, &rows)], [a, b, c]);
     }
 }
 
@@ -435,6 +427,100 @@ fn columns<'a, const N: usize>(
     rows: &Range<usize>,
 ) -> [&'a [f32]; N] {
     std::array::from_fn(|c| &group[c * features + rows.start..c * features + rows.end])
+}
+
+/// Where a map writes: rows of each of its columns, by column index.
+pub(super) trait Columns {
+    /// The number of columns.
+    fn width(&self) -> usize;
+    /// The rows `rows` of column j.
+    fn column(&mut self, j: usize, rows: &Range<usize>) -> &mut [f32];
+    /// The rows `rows` of columns j..j + 4.
+    fn quad(&mut self, j: usize, rows: &Range<usize>) -> [&mut [f32]; 4];
+}
+
+/// A whole column-major buffer of F = `features` rows: a block of samples.
+pub(super) struct Flat<'a> {
+    pub data: &'a mut [f32],
+    pub features: usize,
+}
+
+impl Columns for Flat<'_> {
+    fn width(&self) -> usize {
+        self.data.len() / self.features
+    }
+
+    #[inline(always)]
+    fn column(&mut self, j: usize, rows: &Range<usize>) -> &mut [f32] {
+        let at = j * self.features;
+        &mut self.data[at + rows.start..at + rows.end]
+    }
+
+    #[inline(always)]
+    fn quad(&mut self, j: usize, rows: &Range<usize>) -> [&mut [f32]; 4] {
+        let f = self.features;
+        rows4_mut(&mut self.data[j * f..(j + 4) * f], f, rows)
+    }
+}
+
+/// Writable rows of every column of a column-major buffer: `columns[j]` holds rows
+/// `first..first + n` of column j. Splitting it at a row hands two threads the two row
+/// ranges of every column (a feature range is not contiguous in this layout, but each of its
+/// columns is). On a whole buffer [`Flat`] is a few per cent faster (no list of slices).
+pub(super) struct ColumnsMut<'a> {
+    columns: Vec<&'a mut [f32]>,
+    first: usize,
+}
+
+impl<'a> ColumnsMut<'a> {
+    /// All rows of the columns of `data` (F = `features` > 0 rows each).
+    pub(super) fn new(data: &'a mut [f32], features: usize) -> Self {
+        Self {
+            columns: data.chunks_exact_mut(features).collect(),
+            first: 0,
+        }
+    }
+
+    /// The rows before `at` and the rows from `at` on, of every column.
+    pub(super) fn split_at(self, at: usize) -> (Self, Self) {
+        let first = self.first;
+        let (low, high) = self
+            .columns
+            .into_iter()
+            .map(|c| c.split_at_mut(at - first))
+            .unzip();
+        let low = Self {
+            columns: low,
+            first,
+        };
+        (
+            low,
+            Self {
+                columns: high,
+                first: at,
+            },
+        )
+    }
+}
+
+impl Columns for ColumnsMut<'_> {
+    fn width(&self) -> usize {
+        self.columns.len()
+    }
+
+    #[inline(always)]
+    fn column(&mut self, j: usize, rows: &Range<usize>) -> &mut [f32] {
+        &mut self.columns[j][rows.start - self.first..rows.end - self.first]
+    }
+
+    #[inline(always)]
+    fn quad(&mut self, j: usize, rows: &Range<usize>) -> [&mut [f32]; 4] {
+        let local = rows.start - self.first..rows.end - self.first;
+        let [c0, c1, c2, c3] = &mut self.columns[j..j + 4] else {
+            unreachable!("a range of four columns")
+        };
+        [c0, c1, c2, c3].map(|c| &mut c[local.clone()])
+    }
 }
 
 /// The rows `rows` of the four columns in `quad`, mutable.
@@ -526,8 +612,9 @@ mod tests {
             .collect()
     }
 
-    /// Each map, in both orders, against its scalar FMA loop, bit for bit; rows outside the
-    /// range are left as they were.
+    /// Each map, in both orders, against its scalar FMA loop, bit for bit, writing through
+    /// the columns of a piece that starts at the range, and through the whole buffer; rows
+    /// outside the range are left as they were.
     #[test]
     fn both_orders_equal_the_scalar_maps_on_odd_shapes() {
         for (f, m) in shapes() {
@@ -539,12 +626,38 @@ mod tests {
                 let k = |i: usize| i % f - rows.start;
                 for order in [Order::Blocked, Order::Streams] {
                     let what = format!("{order:?}, F = {f}, m = {m}, rows {rows:?}");
+                    // The output as a thread's piece would hold it: the rows from the
+                    // range's start on (all rows when it starts at 0).
+                    let from = |data| ColumnsMut::new(data, f).split_at(rows.start).1;
                     let mut y = vec![9.0f32; f * m];
-                    affine(order, &x, &mut y, f, rows.clone(), &a, &b);
+                    affine(order, &x, f, rows.clone(), &mut from(&mut y), &a, &b);
                     let mut z = x.clone();
-                    affine_in_place(order, &mut z, f, rows.clone(), &a, &b);
+                    affine_in_place(order, &mut from(&mut z), rows.clone(), &a, &b);
                     let mut d = vec![9.0f32; f * m];
-                    affine2(order, &x, &g, &mut d, f, rows.clone(), &a, &b, &c);
+                    affine2(
+                        order,
+                        &x,
+                        &g,
+                        f,
+                        rows.clone(),
+                        &mut from(&mut d),
+                        &a,
+                        &b,
+                        &c,
+                    );
+                    // The same maps writing to the whole buffer.
+                    let flat = |data| Flat { data, features: f };
+                    let mut y2 = vec![9.0f32; f * m];
+                    affine(order, &x, f, rows.clone(), &mut flat(&mut y2), &a, &b);
+                    let mut z2 = x.clone();
+                    affine_in_place(order, &mut flat(&mut z2), rows.clone(), &a, &b);
+                    let mut d2 = vec![9.0f32; f * m];
+                    let mut out = flat(&mut d2);
+                    affine2(order, &x, &g, f, rows.clone(), &mut out, &a, &b, &c);
+                    let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    assert!(bits(&y) == bits(&y2), "Flat affine, {what}");
+                    assert!(bits(&z) == bits(&z2), "Flat in place, {what}");
+                    assert!(bits(&d) == bits(&d2), "Flat affine2, {what}");
                     for i in 0..f * m {
                         let (want_y, want_z, want_d) = if in_rows(i) {
                             let fma = x[i].lane_fma(a[k(i)], b[k(i)]);
