@@ -39,8 +39,10 @@ const MAX_TILE_ROWS: usize = 1 << 16;
 /// the *columns*: each thread writes one contiguous block of samples. (Split by features, the
 /// two threads' writes interleave within every column, and on the two-core machines this was
 /// measured on a map then ran at 6.2–6.5 elements/ns against 9.6–10.1 split by columns, in
-/// the same process, with 4096 features × 256.) Either way every output comes from the same
-/// operations as on one thread, so the split decides speed, never bits.
+/// the same process, with 4096 features × 256.) Beyond the cache, training and backward give
+/// each thread whole feature ranges instead ([`BatchNorm::train_by_features`]). Either way
+/// every output comes from the same operations as on one thread, so the split decides speed,
+/// never bits.
 #[derive(Debug, Clone, Copy)]
 struct Split {
     threads: Threads,
@@ -266,8 +268,9 @@ impl BatchNorm {
         self.gamma.len()
     }
 
-    /// The same layer on `threads` threads: each call splits its features into one range per
-    /// thread (when the batch is large enough to pay, see `pieces` in this module's source).
+    /// The same layer on `threads` threads: each call splits its sums over ranges of features
+    /// and its maps over blocks of samples, one per thread, when the batch is large enough to
+    /// pay (see `Split` in this module's source).
     /// Every output is the same, bit for bit, on any number of threads.
     ///
     /// ```
@@ -316,9 +319,9 @@ impl BatchNorm {
     /// per-feature mean and biased variance, written as one FMA per element,
     /// y = x·a + b with a = γ/√(σ_B² + ε) and b = β − a·μ_B.
     ///
-    /// The features go in pieces, one per thread ([`BatchNorm::with_threads`]), and each
-    /// piece tile by tile: one pass of shifted f64 sums for the tile's statistics
-    /// (`kernel::shifted_sums`), then the FMA pass over the same tile while it is in cache.
+    /// Tile by tile: one pass of shifted f64 sums for the tile's statistics
+    /// (`kernel::shifted_sums`), then the FMA pass over the same tile while it is in cache;
+    /// on more threads, see [`BatchNorm::with_threads`].
     ///
     /// Errors: `x` not F × m, `y` not the shape of `x`, or m < 2 — one sample has σ_B² = 0 and
     /// x̂ = 0, and the inference variance m/(m − 1)·E\[σ_B²\] divides by zero (BN-INF-VAR).
@@ -424,8 +427,7 @@ impl BatchNorm {
     /// The compact form ∂ℓ/∂x_i = (γ/(m·s))·(m·g_i − Σg − x̂_i·Σ g·x̂) with s = √(σ_B² + ε) is,
     /// per feature, an affine map of (g_i, x_i): dx = g·A + (x·B + C) with A = γ/s,
     /// B = −A·c₂/s, C = −A·c₁ + A·c₂·μ_B/s, c₁ = Σg/m, c₂ = Σg·x̂/m. So one pass of f64 sums
-    /// (`kernel::gradient_sums`) and one pass of two FMAs per element, per tile of each
-    /// thread's piece of the features.
+    /// (`kernel::gradient_sums`) and one pass of two FMAs per element, per tile.
     ///
     /// Errors: any of `x`, `dy`, `dx` not F × m, or `stats` from another shape.
     pub fn backward(
