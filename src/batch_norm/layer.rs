@@ -114,6 +114,17 @@ fn cut<'a, T>(mut values: &'a mut [T], pieces: &[Range<usize>], unit: usize) -> 
         .collect()
 }
 
+/// Two per-feature slices cut at the pieces' boundaries, paired piece by piece.
+fn cut_pair<'a, T, U>(
+    first: &'a mut [T],
+    second: &'a mut [U],
+    pieces: &[Range<usize>],
+) -> impl Iterator<Item = (&'a mut [T], &'a mut [U])> + use<'a, T, U> {
+    cut(first, pieces, 1)
+        .into_iter()
+        .zip(cut(second, pieces, 1))
+}
+
 /// Every column of `data` cut at the pieces' boundaries: piece i gets rows `pieces[i]` of
 /// every column, as separate slices (a feature range is not contiguous in this layout).
 fn cut_columns<'a>(data: &'a mut [f32], f: usize, pieces: &[Range<usize>]) -> Vec<ColumnsMut<'a>> {
@@ -363,13 +374,12 @@ impl BatchNorm {
             let rows = start..(start + tile).min(f);
             let w = rows.len();
             let pieces = split.features(&rows, m);
-            let moments = cut(&mut stats.mean[rows.clone()], &pieces, 1)
-                .into_iter()
-                .zip(cut(&mut stats.variance[rows.clone()], &pieces, 1));
-            let coefficients =
-                cut(&mut a[..w], &pieces, 1)
-                    .into_iter()
-                    .zip(cut(&mut b[..w], &pieces, 1));
+            let moments = cut_pair(
+                &mut stats.mean[rows.clone()],
+                &mut stats.variance[rows.clone()],
+                &pieces,
+            );
+            let coefficients = cut_pair(&mut a[..w], &mut b[..w], &pieces);
             let work: Vec<_> = pieces
                 .iter()
                 .cloned()
@@ -481,9 +491,11 @@ impl BatchNorm {
             let [a, b, c] = coefficients
                 .each_mut()
                 .map(|v| cut(&mut v[..w], &pieces, 1));
-            let params = cut(&mut grads.gamma[rows.clone()], &pieces, 1)
-                .into_iter()
-                .zip(cut(&mut grads.beta[rows.clone()], &pieces, 1));
+            let params = cut_pair(
+                &mut grads.gamma[rows.clone()],
+                &mut grads.beta[rows.clone()],
+                &pieces,
+            );
             let abc = a.into_iter().zip(b).zip(c);
             let work: Vec<_> = pieces.iter().cloned().zip(params.zip(abc)).collect();
             run_pieces(work, |(rows, ((d_gamma, d_beta), ((a, b), c)))| {
@@ -553,10 +565,7 @@ impl BatchNorm {
     ) {
         let f = self.features();
         let pieces = split.features(&(0..f), m);
-        let moments =
-            cut(&mut stats.mean, &pieces, 1)
-                .into_iter()
-                .zip(cut(&mut stats.variance, &pieces, 1));
+        let moments = cut_pair(&mut stats.mean, &mut stats.variance, &pieces);
         let work: Vec<_> = pieces
             .iter()
             .cloned()
@@ -596,10 +605,7 @@ impl BatchNorm {
     ) {
         let (f, m) = (self.features(), stats.batch);
         let pieces = split.features(&(0..f), m);
-        let params =
-            cut(&mut grads.gamma, &pieces, 1)
-                .into_iter()
-                .zip(cut(&mut grads.beta, &pieces, 1));
+        let params = cut_pair(&mut grads.gamma, &mut grads.beta, &pieces);
         let work: Vec<_> = pieces
             .iter()
             .cloned()
@@ -720,9 +726,7 @@ impl BatchNorm {
         let f = self.features();
         let (mut scale, mut shift) = (vec![0.0f32; f], vec![0.0f32; f]);
         let pieces = split.features(&(0..f), m);
-        let outputs = cut(&mut scale, &pieces, 1)
-            .into_iter()
-            .zip(cut(&mut shift, &pieces, 1));
+        let outputs = cut_pair(&mut scale, &mut shift, &pieces);
         let work: Vec<_> = pieces.iter().cloned().zip(outputs).collect();
         run_pieces(work, |(rows, (scale, shift))| {
             self.inference_coefficients(stored, rows, scale, shift);
