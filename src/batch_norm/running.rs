@@ -225,16 +225,30 @@ pub(super) struct Stored<'a> {
     pub divisor: f64,
 }
 
-/// Means finite, variances finite and ≥ 0.
+/// Means finite, variances finite and ≥ 0. Inference checks every call, so each scan is a
+/// fold without an early exit (which the compiler vectorises); only a failed scan looks for
+/// the value to report.
 pub(super) fn validate(mean: &[f64], variance: &[f64]) -> Result<()> {
-    if let Some(&bad) = mean.iter().find(|v| !v.is_finite()) {
+    fn finite(v: &f64) -> bool {
+        v.is_finite()
+    }
+    fn finite_non_negative(v: &f64) -> bool {
+        v.is_finite() & (*v >= 0.0)
+    }
+    let all =
+        |values: &[f64], good: fn(&f64) -> bool| values.iter().fold(true, |ok, v| ok & good(v));
+    if !all(mean, finite)
+        && let Some(&bad) = mean.iter().find(|v| !finite(v))
+    {
         return Err(Error::ParameterOutOfRange {
             name: "running mean",
             value: bad,
             range: "finite values",
         });
     }
-    if let Some(&bad) = variance.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
+    if !all(variance, finite_non_negative)
+        && let Some(&bad) = variance.iter().find(|v| !finite_non_negative(v))
+    {
         return Err(Error::ParameterOutOfRange {
             name: "running variance",
             value: bad,
