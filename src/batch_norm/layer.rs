@@ -415,17 +415,10 @@ impl BatchNorm {
             &mut sum,
             &mut sum_sq,
         );
-        let sums = shift.iter().zip(&sum).zip(&sum_sq);
-        for (((k, s), q), (mu, var)) in sums.zip(mean.iter_mut().zip(variance.iter_mut())) {
-            (*mu, *var) = kernel::finish(*k, *s, *q, m);
-        }
-        let params = self.gamma[rows.clone()].iter().zip(&self.beta[rows]);
-        let moments = mean.iter().zip(variance.iter());
-        for (((g, bt), (mu, var)), (ar, br)) in params.zip(moments).zip(a.iter_mut().zip(b)) {
-            let scale = f64::from(*g) / (var + f64::from(self.eps)).sqrt();
-            *ar = scale as f32;
-            *br = (f64::from(*bt) - scale * mu) as f32;
-        }
+        kernel::finish([&shift, &sum, &sum_sq], m, mean, variance);
+        let params = [&self.gamma[rows.clone()], &self.beta[rows]];
+        let eps = f64::from(self.eps);
+        kernel::coefficients(params, [mean, variance], 1.0, eps, [a, b]);
     }
     // ANCHOR_END: train_split
 
@@ -528,25 +521,21 @@ impl BatchNorm {
         [d_gamma, d_beta]: [&mut [f32]; 2],
         [a, b, c]: [&mut [f32]; 3],
     ) {
-        let (w, mf) = (rows.len(), stats.batch as f64);
-        let eps = f64::from(self.eps);
-        let inv: Vec<f64> = stats.variance[rows.clone()]
-            .iter()
-            .map(|v| 1.0 / (v + eps).sqrt())
-            .collect();
+        let w = rows.len();
+        let mut inv = vec![0.0; w];
+        kernel::inverse_deviations(&stats.variance[rows.clone()], f64::from(self.eps), &mut inv);
         let mean = &stats.mean[rows.clone()];
         let (mut sum_g, mut sum_gx) = (vec![0.0; w], vec![0.0; w]);
         let f = self.features();
         kernel::gradient_sums(xs, gs, f, rows.clone(), mean, &inv, &mut sum_g, &mut sum_gx);
-        for r in 0..w {
-            d_beta[r] = sum_g[r] as f32;
-            d_gamma[r] = sum_gx[r] as f32;
-            let big_a = f64::from(self.gamma[rows.start + r]) * inv[r];
-            let (c1, c2) = (sum_g[r] / mf, sum_gx[r] / mf);
-            a[r] = big_a as f32;
-            b[r] = (-big_a * c2 * inv[r]) as f32;
-            c[r] = (-big_a * c1 + big_a * c2 * inv[r] * mean[r]) as f32;
-        }
+        kernel::backward_coefficients(
+            &self.gamma[rows],
+            [mean, &inv],
+            [&sum_g, &sum_gx],
+            stats.batch,
+            [d_gamma, d_beta],
+            [a, b, c],
+        );
     }
     // ANCHOR_END: backward_split
 
@@ -649,21 +638,10 @@ impl BatchNorm {
         scale: &mut [f32],
         shift: &mut [f32],
     ) {
+        let params = [&self.gamma[rows.clone()], &self.beta[rows.clone()]];
+        let stats = [&running.mean[rows.clone()], &running.variance[rows]];
         let eps = f64::from(self.eps);
-        let params = self.gamma[rows.clone()]
-            .iter()
-            .zip(&self.beta[rows.clone()]);
-        let t = running.divisor;
-        let stats = running.mean[rows.clone()]
-            .iter()
-            .zip(&running.variance[rows]);
-        for (((g, b), (mean, var)), (sc, sh)) in params.zip(stats).zip(scale.iter_mut().zip(shift))
-        {
-            let (mu, v) = (mean / t, var / t);
-            let s = f64::from(*g) / (v + eps).sqrt();
-            *sc = s as f32;
-            *sh = (f64::from(*b) - s * mu) as f32;
-        }
+        kernel::coefficients(params, stats, running.divisor, eps, [scale, shift]);
     }
     // ANCHOR_END: inference_affine
 
