@@ -147,7 +147,7 @@ fn wait_awake(pending: &AtomicUsize) {
 /// hand over pieces back to back, and so does a loop of calls. A helper that has gone to
 /// sleep can take 10–50 µs to start its next piece. On the 2-core machine this was tuned on,
 /// in some stretches 32–42% of the pieces of the training forward at 4096 × 256 (a call of
-/// about 150 µs) started 10–50 µs late; with the helpers kept awake for 100 µs, 0.2–0.4%
+/// about 150 µs) started 10–50 µs late; with the helpers kept awake for 100 µs, 0.2–0.5%
 /// did, and the median call ran 14–21% faster (five alternating runs of each).
 const STAY_AWAKE: Duration = Duration::from_micros(100);
 
