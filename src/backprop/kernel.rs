@@ -69,7 +69,10 @@ pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
 /// `out[j] = Σ_c m[j, c]`: the row sums of a column-major matrix, a column at a time (the
 /// bias gradient (16) summed over the batch, 1ᵀΔ in EXT-BP-MATRIX's row-sample form). With
 /// more threads each takes a range of rows through all columns, so every sum adds the same
-/// terms in the same order.
+/// terms in the same order. Each addition is one IEEE f32 sum, elementwise, so the compiler's
+/// vectors give the bits of a scalar loop on any target (and of `axpy` with a = 1, which
+/// this replaced: a·x is exact then, fused or not); a padded vector per column would cost
+/// more than the sum itself on the one-row output layer of a small network.
 pub(crate) fn row_sums(m: &DMatrix<f32>, out: &mut [f32], threads: Threads) {
     debug_assert_eq!(m.nrows(), out.len());
     let rows = m.nrows().max(1);
@@ -77,7 +80,8 @@ pub(crate) fn row_sums(m: &DMatrix<f32>, out: &mut [f32], threads: Threads) {
         piece.fill(0.0);
         let from = start * LANES;
         for column in m.as_slice().chunks_exact(rows) {
-            axpy(1.0, &column[from..from + piece.len()], piece);
+            let column = &column[from..from + piece.len()];
+            piece.iter_mut().zip(column).for_each(|(s, &v)| *s += v);
         }
         Ok(())
     });
