@@ -69,10 +69,9 @@ pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
 /// `out[j] = Σ_c m[j, c]`: the row sums of a column-major matrix, a column at a time (the
 /// bias gradient (16) summed over the batch, 1ᵀΔ in EXT-BP-MATRIX's row-sample form). With
 /// more threads each takes a range of rows through all columns, so every sum adds the same
-/// terms in the same order. Each addition is one IEEE f32 sum, elementwise, so the compiler's
-/// vectors give the bits of a scalar loop on any target (and of `axpy` with a = 1, which
-/// this replaced: a·x is exact then, fused or not); a padded vector per column would cost
-/// more than the sum itself on the one-row output layer of a small network.
+/// terms in the same order. Plain elementwise f32 additions: the compiler's vectors give the
+/// bits of the scalar column-order loop on any target, with no padded tail per column (which
+/// cost more than the sum on a small network's one-row output layer).
 pub(crate) fn row_sums(m: &DMatrix<f32>, out: &mut [f32], threads: Threads) {
     debug_assert_eq!(m.nrows(), out.len());
     let rows = m.nrows().max(1);
@@ -187,6 +186,29 @@ mod tests {
                 for (i, s) in sums.iter().enumerate() {
                     let w: f64 = (0..n).map(|j| want(i, j)).sum();
                     assert_eq!(f64::from(*s), w, "row sum {i} of {m}x{n}");
+                }
+            }
+        }
+    }
+
+    /// Row sums in f32 that round (the oracle test above keeps every sum exact): the bits
+    /// of the scalar loop adding the columns in order, at widths one off a lane multiple and
+    /// on one, two and three threads.
+    #[test]
+    fn row_sums_add_the_columns_in_order() {
+        for (rows, columns) in [(1, 9), (LANES - 1, 7), (LANES + 1, 33), (3 * LANES + 5, 2)] {
+            let m = DMatrix::from_fn(rows, columns, |i, j| {
+                (i as f32 + 1.0) * 0.1 + (j as f32).powi(3) * 1e-3 - 0.77
+            });
+            let want: Vec<f32> = (0..rows)
+                .map(|i| (0..columns).fold(0.0f32, |s, j| s + m[(i, j)]))
+                .collect();
+            for t in [1, 2, 3] {
+                let mut got = vec![f32::NAN; rows];
+                row_sums(&m, &mut got, Threads::new(t).unwrap());
+                for i in 0..rows {
+                    let case = format!("{rows}x{columns} threads {t} row {i}");
+                    assert_eq!(got[i].to_bits(), want[i].to_bits(), "{case}");
                 }
             }
         }
