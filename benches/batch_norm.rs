@@ -26,7 +26,10 @@
 //! skip reading the destination's lines before writing them; safe Rust has no such store,
 //! which is what the in-place inference avoids instead.) `batch_norm/copy/memcpy-2t/<size>`
 //! is the copy on two threads (half the columns each, run as the layer runs its pieces): the
-//! yardstick for `simd-2t`.
+//! yardstick for `simd-2t`. `batch_norm/copy/row-blocks/<size>` copies the same floats in the
+//! order the layer's in-cache maps walk them (blocks of 1024 rows, `kernel::ROW_BLOCK`, one
+//! column at a time: runs of at most 4 KiB, 4·F bytes apart): the most a map in this layout
+//! and order could reach, so it shows how much of a gap to the plain copy the order costs.
 //!
 //! Throughput is in elements (F·m per call). IDs are `batch_norm/<kernel>/<impl>/<size>`.
 //! Run with `cargo bench --bench batch_norm` (a few minutes); `-- inference/` runs one kernel.
@@ -51,6 +54,20 @@ const SHAPES: [(&str, usize, usize); 3] =
     [("4Ki", 64, 64), ("1Mi", 4096, 256), ("16Mi", 65536, 256)];
 
 const EPS: f32 = 1e-5;
+
+/// Rows per block of the layer's in-cache maps (`kernel::ROW_BLOCK`).
+const ROW_BLOCK: usize = 1024;
+
+/// `y ← x` for an F-row matrix, block of rows by block of rows, each block column by column:
+/// the access order of the layer's in-cache maps, with nothing computed.
+fn copy_in_row_blocks(x: &[f32], y: &mut [f32], f: usize) {
+    for start in (0..f).step_by(ROW_BLOCK) {
+        let rows = start..(start + ROW_BLOCK).min(f);
+        for (yc, xc) in y.chunks_exact_mut(f).zip(x.chunks_exact(f)) {
+            yc[rows.clone()].copy_from_slice(&xc[rows.clone()]);
+        }
+    }
+}
 
 /// Data with a different mean and spread per feature, fixed seed.
 fn data(f: usize, m: usize, seed: u64) -> DMatrix<f32> {
@@ -240,6 +257,10 @@ fn bench(c: &mut Criterion) {
 
         group.bench_function(BenchmarkId::new("copy/memcpy", size), |b| {
             b.iter(|| black_box(out.as_mut_slice()).copy_from_slice(black_box(x.as_slice())))
+        });
+
+        group.bench_function(BenchmarkId::new("copy/row-blocks", size), |b| {
+            b.iter(|| copy_in_row_blocks(black_box(x.as_slice()), black_box(out.as_mut_slice()), f))
         });
 
         // The copy on two threads, each copying half the columns, run as batch norm runs its
