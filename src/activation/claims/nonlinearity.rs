@@ -184,7 +184,9 @@ pub(super) fn act_role() -> Claim {
 enum Trainer {
     /// Learning rate 0: the network never moves from its initial, worse-than-affine fit.
     Stalled,
-    /// A step up the gradient: the loss grows until it overflows.
+    /// A step up the gradient. The adaptive step rejects every step that raises the loss, so
+    /// the step size shrinks until a step no longer changes it (about 1e-18) and the network
+    /// stays at its initial fit.
     WrongSign,
 }
 
