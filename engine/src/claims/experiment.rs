@@ -205,13 +205,23 @@ impl Experiment {
         let n = self.design.replicates(budget);
         let mut margins = Vec::with_capacity(n);
         let mut findings = Findings::default();
-        // Replicates are independent by construction (each its own seed): run them on every
-        // core, then read them in order, so the outcome is the sequential one.
-        let trials: Vec<Trial> = (0..n)
-            .into_par_iter()
-            .map(|r| self.trial(arm, replicate_seed(claim_seed, r), budget))
-            .collect();
-        for (r, trial) in trials.into_iter().enumerate() {
+        // Replicates are independent by construction (each its own seed): they run on every
+        // core in batches, each batch read in order, so the outcome is the sequential one.
+        // The batches double from one replicate per core: a healthy arm waits at a handful of
+        // batch ends, and an arm whose first replicate is unhealthy (a broken control, as
+        // designed) ends after one batch instead of running all n for nothing.
+        let mut batches = batches(n, rayon::current_num_threads());
+        let mut trials = std::iter::from_fn(|| {
+            let batch = batches.next()?;
+            let ran: Vec<Trial> = batch
+                .clone()
+                .into_par_iter()
+                .map(|r| self.trial(arm, replicate_seed(claim_seed, r), budget))
+                .collect();
+            Some(batch.zip(ran))
+        })
+        .flatten();
+        for (r, trial) in &mut trials {
             let ctx = Ctx {
                 seed: replicate_seed(claim_seed, r),
                 budget,
@@ -280,6 +290,20 @@ impl Experiment {
     }
 }
 
+/// The replicates 0..n in consecutive batches of `first`, 2·`first`, 4·`first`, ... (the
+/// last one cut at n).
+fn batches(n: usize, first: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let mut size = first.max(1);
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        (start < n).then(|| {
+            let batch = start..(start + size).min(n);
+            (start, size) = (batch.end, 2 * size);
+            batch
+        })
+    })
+}
+
 /// The seed of replicate `r`: the claim's seed mixed with `r` (SplitMix64), so replicates
 /// are independent streams and every arm sees the same data in replicate `r`.
 pub fn replicate_seed(claim_seed: u64, r: usize) -> u64 {
@@ -291,7 +315,10 @@ pub fn replicate_seed(claim_seed: u64, r: usize) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+    use crate::claims::evidence::Tally;
 
     fn design(ci: usize, full: usize) -> Design {
         Design {
@@ -369,5 +396,78 @@ mod tests {
         let act_tanh = 14_404_910_318_885_442_983;
         assert_eq!(replicate_seed(act_tanh, 0), 4_428_588_639_330_964_583);
         assert_eq!(replicate_seed(act_tanh, 5), 1_373_436_575_964_687_463);
+    }
+
+    #[test]
+    fn batches_double_and_cover_every_replicate_once() {
+        let cut = |n, first| batches(n, first).collect::<Vec<_>>();
+        assert_eq!(cut(24, 2), [0..2, 2..6, 6..14, 14..24]);
+        assert_eq!(cut(7, 1), [0..1, 1..3, 3..7]);
+        assert_eq!(cut(3, 8), vec![0..3]);
+        assert_eq!(cut(5, 0), [0..1, 1..3, 3..5]);
+        assert!(cut(0, 2).is_empty());
+    }
+
+    /// An experiment whose replicates r in `unhealthy` fail their health check, and the
+    /// replicate indices it ran, in any order.
+    fn recording(unhealthy: &'static [usize]) -> (Experiment, Arc<Mutex<Vec<usize>>>) {
+        const CLAIM: u64 = 42;
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&ran);
+        let run: TrialFn = Box::new(move |_, ctx: &Ctx| {
+            let r = (0..64)
+                .find(|&r| replicate_seed(CLAIM, r) == ctx.seed)
+                .expect("a replicate seed");
+            seen.lock().expect("not poisoned").push(r);
+            let mut t = Tally::default();
+            t.check(!unhealthy.contains(&r), || {
+                format!("replicate {r} diverged")
+            });
+            let mut f = Findings::default();
+            f.tally("loss is finite", t);
+            Trial::new(1.0, f)
+        });
+        let exp = Experiment {
+            design: design(24, 64),
+            controls: Vec::new(),
+            run,
+        };
+        (exp, ran)
+    }
+
+    fn ran_sorted(ran: &Mutex<Vec<usize>>) -> Vec<usize> {
+        let mut v = ran.lock().expect("not poisoned").clone();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn a_healthy_arm_runs_every_replicate_once() {
+        let (exp, ran) = recording(&[]);
+        let arm = exp.run_arm(None, 42, Budget::Ci);
+        assert_eq!(arm.decided, Some(Decided::Supported));
+        assert_eq!(ran_sorted(&ran), (0..24).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_unhealthy_arm_reports_its_first_bad_replicate_and_stops_at_that_batch() {
+        // Replicates 5 and 9 fail: the report names 5 whatever ran first, and no batch
+        // after the one holding 5 runs.
+        let (exp, ran) = recording(&[5, 9]);
+        let arm = exp.run_arm(None, 42, Budget::Ci);
+        assert!(arm.decided.is_none() && arm.health_rejected);
+        let first = &arm.findings.evidence[0].what;
+        assert!(first.starts_with("replicate 5 "), "{first}");
+        let end = batches(24, rayon::current_num_threads())
+            .find(|b| b.contains(&5))
+            .expect("5 < 24")
+            .end;
+        assert_eq!(ran_sorted(&ran), (0..end).collect::<Vec<_>>());
+
+        // A broken control's usual case: replicate 0 fails, only the first batch runs.
+        let (exp, ran) = recording(&[0]);
+        assert!(exp.run_arm(None, 42, Budget::Ci).health_rejected);
+        let first = rayon::current_num_threads().min(24);
+        assert_eq!(ran_sorted(&ran), (0..first).collect::<Vec<_>>());
     }
 }
