@@ -27,8 +27,8 @@
 //! which is what the in-place inference avoids instead.) `batch_norm/copy/memcpy-2t/<size>`
 //! is the copy on two threads (half the columns each, run as the layer runs its pieces): the
 //! yardstick for `simd-2t`. `batch_norm/copy/row-blocks/<size>` copies the same floats in the
-//! order the layer's in-cache maps walk them (blocks of 1024 rows, `kernel::ROW_BLOCK`, one
-//! column at a time: runs of at most 4 KiB, 4·F bytes apart): the most a map in this layout
+//! order the layer's in-cache maps walk them (blocks of [`ROW_BLOCK`] rows, one
+//! column at a time: runs of at most that many floats, 4·F bytes apart): the most a map in this layout
 //! and order could reach, so it shows how much of a gap to the plain copy the order costs.
 //!
 //! Throughput is in elements (F·m per call). IDs are `batch_norm/<kernel>/<impl>/<size>`.
@@ -43,7 +43,7 @@ use criterion::{
 };
 use derivations::batch_norm as spec;
 use dnn_proofs::Threads;
-use dnn_proofs::batch_norm::{BatchNorm, RunningStats};
+use dnn_proofs::batch_norm::{BatchNorm, ROW_BLOCK, RunningStats};
 use dnn_proofs::threads::run_pieces;
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
@@ -54,9 +54,6 @@ const SHAPES: [(&str, usize, usize); 3] =
     [("4Ki", 64, 64), ("1Mi", 4096, 256), ("16Mi", 65536, 256)];
 
 const EPS: f32 = 1e-5;
-
-/// Rows per block of the layer's in-cache maps (`kernel::ROW_BLOCK`).
-const ROW_BLOCK: usize = 1024;
 
 /// `y ← x` for an F-row matrix, block of rows by block of rows, each block column by column:
 /// the access order of the layer's in-cache maps, with nothing computed.

@@ -50,9 +50,10 @@ const HALF: usize = LANES / 2;
 /// Columns a sum takes per load and store of its accumulators.
 const GROUP: usize = 8;
 
-/// Rows per block of the in-cache order: the block's coefficients (at most three f32
-/// arrays of 4 KiB) stay in L1 while every column passes.
-const ROW_BLOCK: usize = 1024;
+/// Rows (features) per block of the in-cache order: the block's coefficients (at most three
+/// f32 arrays of 4 KiB) stay in L1 while every column passes. Public so that the bench's
+/// `copy/row-blocks` yardstick walks the same blocks.
+pub const ROW_BLOCK: usize = 1024;
 
 /// Above this many bytes of data read and written, an elementwise map takes the
 /// from-memory order: half the 32 MiB L3 of the machines this was tuned on.

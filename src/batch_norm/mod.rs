@@ -21,5 +21,6 @@ mod kernel;
 mod layer;
 mod running;
 
+pub use kernel::ROW_BLOCK;
 pub use layer::{Affine, BatchNorm, BatchStats, ParamGradients};
 pub use running::{Averaging, RunningStats};
