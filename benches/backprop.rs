@@ -11,6 +11,10 @@
 //! - `simd-2t/784-1024-1024-10x256`: the same step with the workspace set to two threads;
 //! - `products/784-1024-1024-10x256`: the step's matrix products alone through faer on one
 //!   thread (what the step calls, on the same shapes, nothing else);
+//! - `products-2t/784-1024-1024-10x256`: the same products through faer on two threads, as
+//!   the two-thread step calls them: `products-2t ÷ products` is how far the GEMM library
+//!   itself scales on the machine in that run; the products are nearly all of the step's
+//!   time, so `simd-2t ÷ simd` can hardly exceed it;
 //! - `products-matrixmultiply/784-1024-1024-10x256`: the same products through nalgebra's
 //!   `gemm` (`matrixmultiply`), the step's GEMM before issue 11, for comparison.
 //!
@@ -104,11 +108,11 @@ fn faer_view(m: &DMatrix<f32>) -> MatRef<'_, f32> {
     MatRef::from_column_major_slice(m.as_slice(), m.nrows(), m.ncols())
 }
 
-/// C ← A·B through faer on one thread, as the step's kernel calls it.
-fn faer_product(c: &mut DMatrix<f32>, a: MatRef<'_, f32>, b: MatRef<'_, f32>) {
+/// C ← A·B through faer with parallelism `par`, as the step's kernel calls it.
+fn faer_product(c: &mut DMatrix<f32>, a: MatRef<'_, f32>, b: MatRef<'_, f32>, par: Par) {
     let (rows, cols) = c.shape();
     let c = MatMut::from_column_major_slice_mut(c.as_mut_slice(), rows, cols);
-    matmul(c, Accum::Replace, a, b, 1.0, Par::Seq);
+    matmul(c, Accum::Replace, a, b, 1.0, par);
 }
 
 fn step(c: &mut Criterion) {
@@ -148,27 +152,31 @@ fn step(c: &mut Criterion) {
         .iter()
         .map(|w| DMatrix::zeros(w.nrows(), w.ncols()))
         .collect();
-    group.bench_function(format!("products/{id}"), |b| {
-        b.iter(|| {
-            for (l, w) in weights.iter().enumerate() {
-                let (inputs, rest) = acts.split_at_mut(l + 1);
-                faer_product(
-                    &mut rest[0],
-                    faer_view(w).transpose(),
-                    faer_view(&inputs[l]),
-                );
-            }
-            for l in (0..weights.len()).rev() {
-                let (a, d) = (faer_view(&acts[l]), faer_view(&deltas[l]));
-                faer_product(&mut grads[l], a, d.transpose());
-                if l > 0 {
-                    let (below, at) = deltas.split_at_mut(l);
-                    faer_product(&mut below[l - 1], faer_view(&weights[l]), faer_view(&at[0]));
+    let parallel = [
+        ("products", Par::Seq),
+        ("products-2t", Par::rayon(two.get())),
+    ];
+    for (name, par) in parallel {
+        group.bench_function(format!("{name}/{id}"), |b| {
+            b.iter(|| {
+                for (l, w) in weights.iter().enumerate() {
+                    let (inputs, rest) = acts.split_at_mut(l + 1);
+                    let (w, input) = (faer_view(w).transpose(), faer_view(&inputs[l]));
+                    faer_product(&mut rest[0], w, input, par);
                 }
-            }
-            black_box(&grads);
-        })
-    });
+                for l in (0..weights.len()).rev() {
+                    let (a, d) = (faer_view(&acts[l]), faer_view(&deltas[l]));
+                    faer_product(&mut grads[l], a, d.transpose(), par);
+                    if l > 0 {
+                        let (below, at) = deltas.split_at_mut(l);
+                        let (w, d) = (faer_view(&weights[l]), faer_view(&at[0]));
+                        faer_product(&mut below[l - 1], w, d, par);
+                    }
+                }
+                black_box(&grads);
+            })
+        });
+    }
     group.bench_function(format!("products-matrixmultiply/{id}"), |b| {
         b.iter(|| {
             for (l, w) in weights.iter().enumerate() {
