@@ -233,6 +233,11 @@ const HASHES: usize = 16 / LANES;
 /// each as two runs of 32 that hash their 16 counters once and use each hash for two vectors
 /// (its low halves, then its high halves), then the tail with padded vectors and the bits
 /// past the end cleared.
+///
+/// A word's hashes are computed one word ahead: the hash is a chain of four dependent
+/// multiplies, and started a word early it no longer stands between a word's loads and its
+/// stores (`dropout/forward/simd/256Ki`, in cache: 7.30–7.41 elements/ns against 7.13–7.16,
+/// three alternating pairs of runs; the same hashes, so the same bits).
 #[inline(always)]
 fn forward_block(
     x: &[f32],
@@ -243,12 +248,19 @@ fn forward_block(
 ) {
     let mut xs = x.chunks_exact(64);
     let mut ys = y.chunks_exact_mut(64);
+    let word_hashes = |j: u32| -> [[U32s; HASHES]; 2] {
+        std::array::from_fn(|run| {
+            std::array::from_fn(|k| hashes(j.wrapping_add((32 * run + k * LANES) as u32)))
+        })
+    };
     let mut j = 0u32;
+    let mut next = word_hashes(j);
     for ((x, y), word) in (&mut xs).zip(&mut ys).zip(words.iter_mut()) {
-        let mut bits = 0;
-        for run in 0..2 {
+        let (now, mut bits) = (next, 0);
+        // Past the block's last word this hashes counters no element uses.
+        next = word_hashes(j.wrapping_add(64));
+        for (run, h) in now.iter().enumerate() {
             let base = 32 * run;
-            let h: [U32s; HASHES] = std::array::from_fn(|k| hashes(j + (base + k * LANES) as u32));
             for v in 0..32 / LANES {
                 let at = base + v * LANES;
                 let r = at..at + LANES;
