@@ -24,12 +24,15 @@
 //! training forward ≥ 0.9 at `16Mi` and ≥ 0.55 at `1Mi`, backward ≥ 0.6 at `16Mi`,
 //! inference ≥ 0.8 at `1Mi`. (Beyond the cache glibc's memcpy uses non-temporal stores, which
 //! skip reading the destination's lines before writing them; safe Rust has no such store,
-//! which is what the in-place inference avoids instead.) `batch_norm/copy/memcpy-2t/<size>`
-//! is the copy on two threads (half the columns each, run as the layer runs its pieces): the
-//! yardstick for `simd-2t`. `batch_norm/copy/row-blocks/<size>` copies the same floats in the
-//! order the layer's in-cache maps walk them (blocks of [`ROW_BLOCK`] rows, one column at a
-//! time: runs of at most that many floats, 4·F bytes apart): the most a map in this layout and
-//! order could reach, so it shows how much of a gap to the plain copy the order costs.
+//! which is what the in-place inference avoids instead. Tried through `unsafe` intrinsics in
+//! the layer's beyond-cache maps, on the 64-byte-aligned part of each column, those stores
+//! gave no consistent gain on the machine this was tuned on, so the crate has no `unsafe`.)
+//! `batch_norm/copy/memcpy-2t/<size>` is the copy on two threads (half the columns each, run
+//! as the layer runs its pieces): the yardstick for `simd-2t`.
+//! `batch_norm/copy/row-blocks/<size>` copies the same floats in the order the layer's in-cache
+//! maps walk them (blocks of [`ROW_BLOCK`] rows, one column at a time: runs of at most that many
+//! floats, 4·F bytes apart): the most a map in this layout and order could reach, so it shows how
+//! much of a gap to the plain copy the order costs.
 //!
 //! Throughput is in elements (F·m per call). IDs are `batch_norm/<kernel>/<impl>/<size>`.
 //! Run with `cargo bench --bench batch_norm` (a few minutes); `-- inference/` runs one kernel.
